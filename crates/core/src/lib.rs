@@ -1,0 +1,151 @@
+//! chorus-core: the types every stage of the pipeline shares.
+//!
+//! Data flows one way: `ingest` produces [`Article`]s, `embed` turns them into vectors,
+//! `cluster` groups them into stories, `synth` writes a [`StoryArticle`] per story and
+//! edition language, `store` keeps all of it and `web` shows it. Only plain data lives
+//! here, so every crate can depend on this one without pulling in the others.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Identifier of a story (a cluster of articles that report one event).
+pub type StoryId = i64;
+
+/// One news article as chorus stores it, after validation and language detection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Article {
+    /// Caller-supplied identifier, unique across the store.
+    pub id: String,
+    /// Where the article can be read.
+    pub url: String,
+    /// Name of the publishing outlet.
+    pub outlet: String,
+    /// ISO 639-1 code where one exists (ISO 639-3 otherwise, `und` when unknown).
+    pub lang: String,
+    /// Whether `lang` was detected by chorus rather than given by the source.
+    pub lang_detected: bool,
+    /// Publication time, when the source gave one.
+    pub published: Option<DateTime<Utc>>,
+    /// Headline; may be empty.
+    pub title: String,
+    /// Plain-text body.
+    pub text: String,
+}
+
+impl Article {
+    /// The text that identifies the article for embedding and clustering: headline and lead.
+    pub fn headline_and_lead(&self, max_chars: usize) -> String {
+        let mut s = String::with_capacity(max_chars + 16);
+        if !self.title.is_empty() {
+            s.push_str(&self.title);
+            s.push('\n');
+        }
+        for ch in self.text.chars() {
+            if s.len() >= max_chars {
+                break;
+            }
+            s.push(ch);
+        }
+        s
+    }
+}
+
+/// A stored article plus what the pipeline derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArticleRecord {
+    /// The article itself.
+    pub article: Article,
+    /// Id of the earlier article whose text this one duplicates (exactly or nearly);
+    /// `None` when it is an original report. Duplicates count once as sources.
+    pub duplicate_of: Option<String>,
+    /// Story the clusterer put it in, once clustered.
+    pub story_id: Option<StoryId>,
+}
+
+impl ArticleRecord {
+    /// The id of the report this article belongs to: itself, or the original it copies.
+    pub fn report_id(&self) -> &str {
+        self.duplicate_of.as_deref().unwrap_or(&self.article.id)
+    }
+}
+
+/// Summary of a story as listed on the front page and in `/api/stories`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StorySummary {
+    /// Story id.
+    pub id: StoryId,
+    /// Title of the synthesised article (best-covered edition), or of its first article.
+    pub title: String,
+    /// Languages of its source articles, most frequent first.
+    pub languages: Vec<String>,
+    /// Number of source articles.
+    pub n_sources: usize,
+    /// Number of independent reports (duplicates and reprints count once).
+    pub n_independent: usize,
+    /// Number of distinct outlets.
+    pub n_outlets: usize,
+    /// Earliest publication time among its articles.
+    pub first_published: Option<DateTime<Utc>>,
+    /// Latest publication time among its articles.
+    pub last_published: Option<DateTime<Utc>>,
+    /// When its article was last written.
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// A passage of a source article that supports a synthesised sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourcePassage {
+    /// Id of the source article.
+    pub article_id: String,
+    /// Outlet of the source article.
+    pub outlet: String,
+    /// Language of the passage.
+    pub lang: String,
+    /// The original sentence, verbatim.
+    pub sentence: String,
+    /// Cosine similarity of this passage to the chosen sentence (1.0 for the sentence itself).
+    pub similarity: f32,
+}
+
+/// One sentence of a synthesised article, with where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthSentence {
+    /// The sentence, verbatim from its first source passage.
+    pub text: String,
+    /// Language of the sentence.
+    pub lang: String,
+    /// Number of independent reports that support it.
+    pub n_independent: usize,
+    /// The passages that state it; the first is the one quoted.
+    pub sources: Vec<SourcePassage>,
+}
+
+/// A synthesised article for one story in one edition language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoryArticle {
+    /// The story it describes.
+    pub story_id: StoryId,
+    /// Edition language it was written for.
+    pub lang: String,
+    /// Headline.
+    pub title: String,
+    /// Who is responsible for the text ("chorus" for machine-written articles).
+    pub edited_by: String,
+    /// When it was written.
+    pub written_at: DateTime<Utc>,
+    /// Paragraphs, the first being the lead.
+    pub paragraphs: Vec<Vec<SynthSentence>>,
+    /// True when only one independent report backs the story.
+    pub unconfirmed: bool,
+}
+
+/// Detailed view of a story: its summary, the articles behind it and its written articles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoryDetail {
+    /// Front-page summary.
+    pub summary: StorySummary,
+    /// Source articles, oldest first.
+    pub sources: Vec<ArticleRecord>,
+    /// One article per edition language written so far.
+    pub articles: Vec<StoryArticle>,
+}

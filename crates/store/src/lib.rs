@@ -1,1 +1,146 @@
+//! chorus-store: where articles, vectors, stories and written articles are kept.
+//!
+//! Every other crate reaches storage through the [`Store`] trait, so a PostgreSQL
+//! implementation can sit beside [`SqliteStore`] without touching the pipeline or the web
+//! layer. Schema changes are numbered SQL files in `migrations/`, applied in order at open
+//! and recorded in SQLite's `user_version`.
 
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use chorus_core::{Article, ArticleRecord, StoryArticle, StoryDetail, StoryId, StorySummary};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// Stored JSON could not be read back.
+    #[error("stored JSON in {what}: {source}")]
+    Json {
+        /// What was being read.
+        what: String,
+        /// Underlying error.
+        source: serde_json::Error,
+    },
+    /// The database file was written by a newer chorus.
+    #[error("database schema version {found} is newer than this chorus understands ({known})")]
+    TooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Latest version this build knows.
+        known: i64,
+    },
+    /// Something stored is inconsistent.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+/// Result alias for storage calls.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What happened to an article offered to [`Store::insert_article`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// It was new and is now stored.
+    Inserted,
+    /// The same id with the same content was already stored; nothing changed.
+    Unchanged,
+    /// The id is stored with different content; the stored version was kept.
+    Conflict,
+}
+
+/// An article to insert, with what ingest derived from it.
+#[derive(Debug, Clone)]
+pub struct NewArticle<'a> {
+    /// The article.
+    pub article: &'a Article,
+    /// Hash of its content, to tell re-ingestion from a conflicting edit.
+    pub content_hash: String,
+    /// Its dedup fingerprint, serialised.
+    pub fingerprint: Vec<u8>,
+    /// The earlier article it duplicates, if any.
+    pub duplicate_of: Option<String>,
+}
+
+/// Counts of what is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    /// Articles stored.
+    pub articles: usize,
+    /// Articles that duplicate another.
+    pub duplicates: usize,
+    /// Stories.
+    pub stories: usize,
+    /// Written articles (story × edition language).
+    pub story_texts: usize,
+}
+
+/// One clustered article's vector, used to rebuild the clusterer's state.
+#[derive(Debug, Clone)]
+pub struct ClusteredVector {
+    /// Story it belongs to.
+    pub story_id: StoryId,
+    /// Its publication time.
+    pub published: Option<DateTime<Utc>>,
+    /// Its vector.
+    pub vector: Vec<f32>,
+}
+
+/// Persistent storage for the whole pipeline.
+pub trait Store: Send + Sync {
+    /// Inserts articles in one transaction, reporting per article what happened.
+    fn insert_articles(&self, articles: &[NewArticle<'_>]) -> Result<Vec<InsertOutcome>>;
+    /// The stored article with this id.
+    fn article(&self, id: &str) -> Result<Option<ArticleRecord>>;
+    /// `(id, fingerprint)` of every article, in arrival order (to rebuild the dedup index).
+    fn fingerprints(&self) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Articles that have no vector from `model` yet, in arrival order.
+    fn articles_without_vector(&self, model: &str) -> Result<Vec<Article>>;
+    /// Stores article vectors.
+    fn put_article_vectors(&self, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()>;
+    /// Articles not yet in a story, oldest publication first (arrival order breaks ties
+    /// and places undated articles by arrival).
+    fn unclustered_articles(&self) -> Result<Vec<ArticleRecord>>;
+    /// Vectors from `model` of the given articles.
+    fn article_vectors(&self, model: &str, ids: &[String]) -> Result<HashMap<String, Vec<f32>>>;
+    /// Vectors from `model` of every clustered article, with story and time.
+    fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>>;
+    /// Creates a story and assigns articles to stories in one transaction. `assignments`
+    /// pairs an article id with either an existing story or the index of a story to
+    /// create (`Err(k)`: the k-th new story). Returns the ids of the new stories.
+    fn assign(&self, new_stories: usize, assignments: &[(String, std::result::Result<StoryId, usize>)]) -> Result<Vec<StoryId>>;
+    /// Stories whose sources changed since they were last written.
+    fn dirty_stories(&self) -> Result<Vec<StoryId>>;
+    /// The articles of a story, oldest first.
+    fn story_sources(&self, story: StoryId) -> Result<Vec<ArticleRecord>>;
+    /// Replaces a story's written articles and marks it clean.
+    fn put_story_texts(&self, story: StoryId, texts: &[StoryArticle]) -> Result<()>;
+    /// Cached sentence vectors by text key.
+    fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>>;
+    /// Caches sentence vectors.
+    fn put_sentence_vectors(&self, model: &str, vectors: &[(u64, Vec<f32>)]) -> Result<()>;
+    /// All stories, most independently sourced first, then most recent.
+    fn story_summaries(&self) -> Result<Vec<StorySummary>>;
+    /// One story with its sources and written articles.
+    fn story_detail(&self, id: StoryId) -> Result<Option<StoryDetail>>;
+    /// Counts of what is stored.
+    fn stats(&self) -> Result<StoreStats>;
+}
+
+/// Encodes a vector as little-endian f32 bytes.
+pub fn vector_to_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Decodes little-endian f32 bytes.
+pub fn vector_from_bytes(b: &[u8]) -> Result<Vec<f32>> {
+    if b.len() % 4 != 0 {
+        return Err(StoreError::Corrupt(format!("vector blob of {} bytes is not a multiple of 4", b.len())));
+    }
+    Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}

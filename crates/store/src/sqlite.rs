@@ -1,0 +1,455 @@
+//! SQLite implementation of [`Store`] (bundled SQLite, WAL mode).
+
+use crate::{
+    ClusteredVector, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats, vector_from_bytes,
+    vector_to_bytes,
+};
+use chorus_core::{Article, ArticleRecord, StoryArticle, StoryDetail, StoryId, StorySummary};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Numbered schema migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+
+/// A [`Store`] in one SQLite file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+const ARTICLE_COLUMNS: &str = "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
+
+fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+fn fmt_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ArticleRecord> {
+    Ok(ArticleRecord {
+        article: Article {
+            id: row.get(0)?,
+            url: row.get(1)?,
+            outlet: row.get(2)?,
+            lang: row.get(3)?,
+            lang_detected: row.get(4)?,
+            published: parse_time(row.get(5)?),
+            title: row.get(6)?,
+            text: row.get(7)?,
+        },
+        duplicate_of: row.get(8)?,
+        story_id: row.get(9)?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database, for tests and throw-away runs.
+    pub fn open_in_memory() -> Result<SqliteStore> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<SqliteStore> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { found: version, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions
+        // roll back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn().pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+}
+
+impl Store for SqliteStore {
+    fn insert_articles(&self, articles: &[NewArticle<'_>]) -> Result<Vec<InsertOutcome>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut out = Vec::with_capacity(articles.len());
+        {
+            let mut find = tx.prepare_cached("SELECT content_hash FROM articles WHERE id = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO articles (id, url, outlet, lang, lang_detected, published, title, body, content_hash, \
+                 fingerprint, duplicate_of, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            let now = fmt_time(&Utc::now());
+            for n in articles {
+                let a = n.article;
+                let stored: Option<String> = find.query_row([&a.id], |r| r.get(0)).optional()?;
+                out.push(match stored {
+                    Some(h) if h == n.content_hash => InsertOutcome::Unchanged,
+                    Some(_) => InsertOutcome::Conflict,
+                    None => {
+                        insert.execute(params![
+                            a.id,
+                            a.url,
+                            a.outlet,
+                            a.lang,
+                            a.lang_detected,
+                            a.published.as_ref().map(fmt_time),
+                            a.title,
+                            a.text,
+                            n.content_hash,
+                            n.fingerprint,
+                            n.duplicate_of,
+                            now
+                        ])?;
+                        InsertOutcome::Inserted
+                    }
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn article(&self, id: &str) -> Result<Option<ArticleRecord>> {
+        let conn = self.conn();
+        let sql = format!("SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?1");
+        Ok(conn.query_row(&sql, [id], record_from_row).optional()?)
+    }
+
+    fn fingerprints(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT id, fingerprint FROM articles ORDER BY seq")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn articles_without_vector(&self, model: &str) -> Result<Vec<Article>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE NOT EXISTS \
+             (SELECT 1 FROM article_vectors v WHERE v.article_id = a.id AND v.model = ?1) ORDER BY seq"
+        );
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map([model], record_from_row)?;
+        Ok(rows.map(|r| r.map(|r| r.article)).collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn put_article_vectors(&self, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO article_vectors (article_id, model, vector) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, v) in vectors {
+                st.execute(params![id, model, vector_to_bytes(v)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn unclustered_articles(&self) -> Result<Vec<ArticleRecord>> {
+        let conn = self.conn();
+        // Undated articles sort by arrival among the dated ones' arrival order: treat a
+        // missing date as "now" would reorder history, so they keep arrival position by
+        // falling back to the previous dated article's time in the caller; here they come last
+        // within equal timestamps.
+        let sql = format!(
+            "SELECT {ARTICLE_COLUMNS} FROM articles WHERE story_id IS NULL \
+             ORDER BY COALESCE(published, ingested_at), seq"
+        );
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map([], record_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn article_vectors(&self, model: &str, ids: &[String]) -> Result<HashMap<String, Vec<f32>>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached("SELECT vector FROM article_vectors WHERE article_id = ?1 AND model = ?2")?;
+        let mut out = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let blob: Option<Vec<u8>> = st.query_row(params![id, model], |r| r.get(0)).optional()?;
+            if let Some(b) = blob {
+                out.insert(id.clone(), vector_from_bytes(&b)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT a.story_id, a.published, v.vector FROM articles a JOIN article_vectors v \
+             ON v.article_id = a.id AND v.model = ?1 WHERE a.story_id IS NOT NULL ORDER BY a.seq",
+        )?;
+        let rows = st.query_map([model], |r| {
+            Ok((r.get::<_, StoryId>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (story_id, published, blob) = row?;
+            out.push(ClusteredVector { story_id, published: parse_time(published), vector: vector_from_bytes(&blob)? });
+        }
+        Ok(out)
+    }
+
+    fn assign(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+    ) -> Result<Vec<StoryId>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut created = Vec::with_capacity(new_stories);
+        {
+            let now = fmt_time(&Utc::now());
+            let mut mk = tx.prepare_cached("INSERT INTO stories (created_at, dirty) VALUES (?1, 1)")?;
+            for _ in 0..new_stories {
+                mk.execute([&now])?;
+                created.push(tx.last_insert_rowid());
+            }
+            let mut set = tx.prepare_cached("UPDATE articles SET story_id = ?1 WHERE id = ?2")?;
+            let mut dirty = tx.prepare_cached("UPDATE stories SET dirty = 1 WHERE id = ?1")?;
+            for (article, target) in assignments {
+                let story = match target {
+                    Ok(id) => *id,
+                    Err(k) => *created
+                        .get(*k)
+                        .ok_or_else(|| StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}")))?,
+                };
+                if set.execute(params![story, article])? != 1 {
+                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
+                }
+                dirty.execute([story])?;
+            }
+        }
+        tx.commit()?;
+        Ok(created)
+    }
+
+    fn dirty_stories(&self) -> Result<Vec<StoryId>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT id FROM stories WHERE dirty = 1 ORDER BY id")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn story_sources(&self, story: StoryId) -> Result<Vec<ArticleRecord>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {ARTICLE_COLUMNS} FROM articles WHERE story_id = ?1 ORDER BY COALESCE(published, ingested_at), seq"
+        );
+        let mut st = conn.prepare_cached(&sql)?;
+        let rows = st.query_map([story], record_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn put_story_texts(&self, story: StoryId, texts: &[StoryArticle]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM story_texts WHERE story_id = ?1", [story])?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for t in texts {
+                let json = serde_json::to_string(t)
+                    .map_err(|source| StoreError::Json { what: format!("story {story}"), source })?;
+                st.execute(params![story, t.lang, fmt_time(&t.written_at), json])?;
+            }
+        }
+        tx.execute("UPDATE stories SET dirty = 0 WHERE id = ?1", [story])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached("SELECT vector FROM sentence_vectors WHERE model = ?1 AND text_key = ?2")?;
+        let mut out = HashMap::new();
+        for &k in keys {
+            let blob: Option<Vec<u8>> = st.query_row(params![model, k as i64], |r| r.get(0)).optional()?;
+            if let Some(b) = blob {
+                out.insert(k, vector_from_bytes(&b)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_sentence_vectors(&self, model: &str, vectors: &[(u64, Vec<f32>)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO sentence_vectors (model, text_key, vector) VALUES (?1, ?2, ?3)",
+            )?;
+            for (k, v) in vectors {
+                st.execute(params![model, *k as i64, vector_to_bytes(v)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn story_summaries(&self) -> Result<Vec<StorySummary>> {
+        let conn = self.conn();
+        let mut titles: HashMap<StoryId, Vec<(String, String, String)>> = HashMap::new();
+        {
+            let mut st = conn.prepare("SELECT story_id, lang, json_extract(article, '$.title'), written_at FROM story_texts")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, StoryId>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            for row in rows {
+                let (id, lang, title, at) = row?;
+                titles.entry(id).or_default().push((lang, title, at));
+            }
+        }
+        let mut st = conn.prepare(
+            "SELECT story_id, lang, outlet, COALESCE(duplicate_of, id), published, title FROM articles \
+             WHERE story_id IS NOT NULL ORDER BY story_id, COALESCE(published, ingested_at), seq",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, StoryId>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        let mut acc: Vec<(StoryId, Vec<(String, String, String, Option<DateTime<Utc>>, String)>)> = Vec::new();
+        for row in rows {
+            let (id, lang, outlet, report, published, title) = row?;
+            if acc.last().map(|(s, _)| *s) != Some(id) {
+                acc.push((id, Vec::new()));
+            }
+            if let Some((_, v)) = acc.last_mut() {
+                v.push((lang, outlet, report, parse_time(published), title));
+            }
+        }
+        let mut out: Vec<StorySummary> = acc
+            .into_iter()
+            .map(|(id, arts)| summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[])))
+            .collect();
+        out.sort_by(|a, b| {
+            b.n_independent
+                .cmp(&a.n_independent)
+                .then(b.last_published.cmp(&a.last_published))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
+    fn story_detail(&self, id: StoryId) -> Result<Option<StoryDetail>> {
+        let sources = self.story_sources(id)?;
+        if sources.is_empty() {
+            return Ok(None);
+        }
+        let articles: Vec<StoryArticle> = {
+            let conn = self.conn();
+            let mut st = conn.prepare_cached("SELECT article FROM story_texts WHERE story_id = ?1 ORDER BY lang")?;
+            let rows = st.query_map([id], |r| r.get::<_, String>(0))?;
+            let mut v = Vec::new();
+            for json in rows {
+                let json = json?;
+                v.push(
+                    serde_json::from_str(&json)
+                        .map_err(|source| StoreError::Json { what: format!("story {id}"), source })?,
+                );
+            }
+            v
+        };
+        let arts: Vec<_> = sources
+            .iter()
+            .map(|r| {
+                (
+                    r.article.lang.clone(),
+                    r.article.outlet.clone(),
+                    r.report_id().to_string(),
+                    r.article.published,
+                    r.article.title.clone(),
+                )
+            })
+            .collect();
+        let titles: Vec<_> = articles
+            .iter()
+            .map(|a| (a.lang.clone(), a.title.clone(), fmt_time(&a.written_at)))
+            .collect();
+        let summary = summarize(id, &arts, &titles);
+        Ok(Some(StoryDetail { summary, sources, articles }))
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        let conn = self.conn();
+        let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
+        Ok(StoreStats {
+            articles: count("SELECT COUNT(*) FROM articles")?,
+            duplicates: count("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL")?,
+            stories: count("SELECT COUNT(*) FROM stories")?,
+            story_texts: count("SELECT COUNT(*) FROM story_texts")?,
+        })
+    }
+}
+
+/// Builds a summary from `(lang, outlet, report id, published, title)` per source and the
+/// written titles `(lang, title, written_at)`.
+fn summarize(
+    id: StoryId,
+    arts: &[(String, String, String, Option<DateTime<Utc>>, String)],
+    titles: &[(String, String, String)],
+) -> StorySummary {
+    let mut lang_counts: Vec<(String, usize)> = Vec::new();
+    for (lang, ..) in arts {
+        match lang_counts.iter_mut().find(|(l, _)| l == lang) {
+            Some((_, n)) => *n += 1,
+            None => lang_counts.push((lang.clone(), 1)),
+        }
+    }
+    lang_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let languages: Vec<String> = lang_counts.into_iter().map(|(l, _)| l).collect();
+    let distinct = |f: &dyn Fn(&(String, String, String, Option<DateTime<Utc>>, String)) -> &str| {
+        let mut v: Vec<&str> = arts.iter().map(f).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    };
+    let title = languages
+        .first()
+        .and_then(|l| titles.iter().find(|(tl, ..)| tl == l))
+        .or_else(|| titles.first())
+        .map(|(_, t, _)| t.clone())
+        .or_else(|| arts.first().map(|a| a.4.clone()))
+        .unwrap_or_default();
+    StorySummary {
+        id,
+        title,
+        languages,
+        n_sources: arts.len(),
+        n_independent: distinct(&|a| a.2.as_str()),
+        n_outlets: distinct(&|a| a.1.as_str()),
+        first_published: arts.iter().filter_map(|a| a.3).min(),
+        last_published: arts.iter().filter_map(|a| a.3).max(),
+        updated: titles.iter().filter_map(|(_, _, at)| parse_time(Some(at.clone()))).max(),
+    }
+}

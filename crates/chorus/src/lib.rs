@@ -1,1 +1,10 @@
+//! chorus: the pipeline that ties the stages together, and the `chorus` binary's library.
+//!
+//! [`pipeline`] runs ingest → dedup → embed → cluster → synthesise over a [`Store`];
+//! [`demo`] runs it on the bundled corpus; `main.rs` is only argument parsing.
+//!
+//! [`Store`]: chorus_store::Store
 
+pub mod config;
+pub mod demo;
+pub mod pipeline;

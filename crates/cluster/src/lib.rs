@@ -26,7 +26,7 @@ pub struct ClusterConfig {
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig { threshold: 0.55, window_days: 14.0, centre: true }
+        ClusterConfig { threshold: 0.45, window_days: 7.0, centre: true }
     }
 }
 

@@ -127,7 +127,7 @@ pub fn read_jsonl(mut input: impl BufRead) -> std::io::Result<Batch> {
         }
         batch.lines += 1;
         let raw = String::from_utf8_lossy(raw_bytes).into_owned();
-        let mut reject = |batch: &mut Batch, id: Option<String>, reason: String| {
+        let reject = |batch: &mut Batch, id: Option<String>, reason: String| {
             batch.issues.push(Issue { line: line_no, id, severity: Severity::Rejected, message: reason.clone() });
             batch.rejected.push(Rejected { line: line_no, raw: raw.clone(), reason });
         };
@@ -189,7 +189,15 @@ pub fn read_jsonl(mut input: impl BufRead) -> std::io::Result<Batch> {
                     warnings.push(format!("\"lang\" {d:?} is not a language code; detecting it instead"));
                 }
                 match lang::detect(&format!("{title}\n{text}")) {
-                    Some(d) => (d.code, true),
+                    Some(d) => {
+                        if !d.reliable {
+                            warnings.push(format!(
+                                "no \"lang\" given; detected {:?} with low confidence ({:.2})",
+                                d.code, d.confidence
+                            ));
+                        }
+                        (d.code, true)
+                    }
                     None => {
                         warnings.push("language could not be detected; recorded as \"und\"".into());
                         (lang::UNDETERMINED.to_string(), true)

@@ -100,7 +100,7 @@ pub trait Store: Send + Sync {
     /// `(id, fingerprint)` of every article, in arrival order (to rebuild the dedup index).
     fn fingerprints(&self) -> Result<Vec<(String, Vec<u8>)>>;
     /// Articles that have no vector from `model` yet, in arrival order.
-    fn articles_without_vector(&self, model: &str) -> Result<Vec<Article>>;
+    fn articles_without_vector(&self, model: &str) -> Result<Vec<ArticleRecord>>;
     /// Stores article vectors.
     fn put_article_vectors(&self, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()>;
     /// Articles not yet in a story, oldest publication first (arrival order breaks ties

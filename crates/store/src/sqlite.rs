@@ -144,7 +144,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn articles_without_vector(&self, model: &str) -> Result<Vec<Article>> {
+    fn articles_without_vector(&self, model: &str) -> Result<Vec<ArticleRecord>> {
         let conn = self.conn();
         let sql = format!(
             "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE NOT EXISTS \
@@ -152,7 +152,7 @@ impl Store for SqliteStore {
         );
         let mut st = conn.prepare(&sql)?;
         let rows = st.query_map([model], record_from_row)?;
-        Ok(rows.map(|r| r.map(|r| r.article)).collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn put_article_vectors(&self, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
@@ -172,10 +172,7 @@ impl Store for SqliteStore {
 
     fn unclustered_articles(&self) -> Result<Vec<ArticleRecord>> {
         let conn = self.conn();
-        // Undated articles sort by arrival among the dated ones' arrival order: treat a
-        // missing date as "now" would reorder history, so they keep arrival position by
-        // falling back to the previous dated article's time in the caller; here they come last
-        // within equal timestamps.
+        // An undated article counts as published when it arrived.
         let sql = format!(
             "SELECT {ARTICLE_COLUMNS} FROM articles WHERE story_id IS NULL \
              ORDER BY COALESCE(published, ingested_at), seq"

@@ -45,7 +45,7 @@ impl Default for SynthConfig {
     fn default() -> Self {
         SynthConfig {
             max_sentences: 8,
-            max_sentences_per_source: 25,
+            max_sentences_per_source: 15,
             min_chars: 25,
             max_chars: 450,
             support_threshold: 0.90,

@@ -108,6 +108,36 @@ impl Fingerprint {
         same as f64 / SIGNATURE_LEN as f64
     }
 
+    /// Serialises the fingerprint: version (u32), exact hash, then the signature, all
+    /// little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(4 + 8 * (1 + SIGNATURE_LEN));
+        b.extend_from_slice(&FINGERPRINT_VERSION.to_le_bytes());
+        b.extend_from_slice(&self.exact.to_le_bytes());
+        for v in &self.minhash {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    /// Reads a fingerprint written by [`to_bytes`](Self::to_bytes); `None` when the bytes
+    /// are of another version or length (the caller should recompute it from the text).
+    pub fn from_bytes(b: &[u8]) -> Option<Fingerprint> {
+        if b.len() != 4 + 8 * (1 + SIGNATURE_LEN) || b[..4] != FINGERPRINT_VERSION.to_le_bytes() {
+            return None;
+        }
+        let word = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[4 + 8 * i..12 + 8 * i]);
+            u64::from_le_bytes(a)
+        };
+        let mut minhash = [0u64; SIGNATURE_LEN];
+        for (i, slot) in minhash.iter_mut().enumerate() {
+            *slot = word(i + 1);
+        }
+        Some(Fingerprint { exact: word(0), minhash })
+    }
+
     fn band_keys(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         self.minhash.chunks(ROWS).enumerate().map(|(band, rows)| {
             let mut bytes = Vec::with_capacity(ROWS * 8);
@@ -227,6 +257,17 @@ mod tests {
         let c = Fingerprint::of("日本銀行は木曜日に政策金利を引き上げた");
         assert_eq!(a.similarity(&b), 1.0);
         assert!(a.similarity(&c) < 0.2);
+    }
+
+    #[test]
+    fn bytes_round_trip_and_reject_other_versions() {
+        let fp = Fingerprint::of(WIRE);
+        let b = fp.to_bytes();
+        assert_eq!(Fingerprint::from_bytes(&b), Some(fp));
+        let mut other = b.clone();
+        other[0] = 99;
+        assert_eq!(Fingerprint::from_bytes(&other), None);
+        assert_eq!(Fingerprint::from_bytes(&b[..10]), None);
     }
 
     #[test]

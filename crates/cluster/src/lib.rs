@@ -26,7 +26,11 @@ pub struct ClusterConfig {
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig { threshold: 0.45, window_days: 7.0, centre: true }
+        ClusterConfig {
+            threshold: 0.45,
+            window_days: 7.0,
+            centre: true,
+        }
     }
 }
 
@@ -88,7 +92,14 @@ pub struct OnlineClusterer {
 impl OnlineClusterer {
     /// A clusterer for vectors of length `dim`.
     pub fn new(config: ClusterConfig, dim: usize) -> OnlineClusterer {
-        OnlineClusterer { config, dim, mean_sum: vec![0.0; dim], mean_n: 0, stories: Vec::new(), created: 0 }
+        OnlineClusterer {
+            config,
+            dim,
+            mean_sum: vec![0.0; dim],
+            mean_n: 0,
+            stories: Vec::new(),
+            created: 0,
+        }
     }
 
     /// Its configuration.
@@ -103,7 +114,10 @@ impl OnlineClusterer {
 
     fn check(&self, v: &[f32]) -> Result<(), ClusterError> {
         if v.len() != self.dim {
-            return Err(ClusterError::Dimension { got: v.len(), want: self.dim });
+            return Err(ClusterError::Dimension {
+                got: v.len(),
+                want: self.dim,
+            });
         }
         if !v.iter().all(|x| x.is_finite()) {
             return Err(ClusterError::NonFinite);
@@ -123,12 +137,26 @@ impl OnlineClusterer {
     }
 
     /// Adds an already-clustered article back to its stored story (after a restart).
-    pub fn restore(&mut self, story_id: i64, v: &[f32], time: Option<DateTime<Utc>>) -> Result<(), ClusterError> {
+    pub fn restore(
+        &mut self,
+        story_id: i64,
+        v: &[f32],
+        time: Option<DateTime<Utc>>,
+    ) -> Result<(), ClusterError> {
         self.check(v)?;
-        let idx = match self.stories.iter().position(|s| s.story == StoryRef::Existing(story_id)) {
+        let idx = match self
+            .stories
+            .iter()
+            .position(|s| s.story == StoryRef::Existing(story_id))
+        {
             Some(i) => i,
             None => {
-                self.stories.push(StoryState { story: StoryRef::Existing(story_id), sum: vec![0.0; self.dim], n: 0, latest: None });
+                self.stories.push(StoryState {
+                    story: StoryRef::Existing(story_id),
+                    sum: vec![0.0; self.dim],
+                    n: 0,
+                    latest: None,
+                });
                 self.stories.len() - 1
             }
         };
@@ -151,16 +179,24 @@ impl OnlineClusterer {
         if !self.config.centre || self.mean_n == 0 {
             return vec![0.0; self.dim];
         }
-        self.mean_sum.iter().map(|m| (*m / self.mean_n as f64) as f32).collect()
+        self.mean_sum
+            .iter()
+            .map(|m| (*m / self.mean_n as f64) as f32)
+            .collect()
     }
 
     /// Puts an article into the best story within the window, or starts a new one.
-    pub fn assign(&mut self, v: &[f32], time: Option<DateTime<Utc>>) -> Result<Assignment, ClusterError> {
+    pub fn assign(
+        &mut self,
+        v: &[f32],
+        time: Option<DateTime<Utc>>,
+    ) -> Result<Assignment, ClusterError> {
         self.check(v)?;
         let mu = self.mean();
         let centred: Vec<f32> = v.iter().zip(&mu).map(|(x, m)| x - m).collect();
         let vn = norm(&centred);
-        let window = chrono::Duration::milliseconds((self.config.window_days * 86_400_000.0) as i64);
+        let window =
+            chrono::Duration::milliseconds((self.config.window_days * 86_400_000.0) as i64);
         let mut best: Option<(usize, f32)> = None;
         for (i, s) in self.stories.iter().enumerate() {
             if let (Some(t), Some(latest)) = (time, s.latest)
@@ -175,7 +211,11 @@ impl OnlineClusterer {
                 dot += c * x;
                 cn += c * c;
             }
-            let sim = if vn == 0.0 || cn == 0.0 { 0.0 } else { dot / (vn * cn.sqrt()) };
+            let sim = if vn == 0.0 || cn == 0.0 {
+                0.0
+            } else {
+                dot / (vn * cn.sqrt())
+            };
             if best.is_none_or(|(_, b)| sim > b) {
                 best = Some((i, sim));
             }
@@ -184,15 +224,28 @@ impl OnlineClusterer {
         match best {
             Some((i, sim)) if sim >= self.config.threshold => {
                 Self::add(&mut self.stories[i], v, time);
-                Ok(Assignment { story: self.stories[i].story, started_new: false, best_similarity })
+                Ok(Assignment {
+                    story: self.stories[i].story,
+                    started_new: false,
+                    best_similarity,
+                })
             }
             _ => {
                 let story = StoryRef::New(self.created);
                 self.created += 1;
-                let mut s = StoryState { story, sum: vec![0.0; self.dim], n: 0, latest: None };
+                let mut s = StoryState {
+                    story,
+                    sum: vec![0.0; self.dim],
+                    n: 0,
+                    latest: None,
+                };
                 Self::add(&mut s, v, time);
                 self.stories.push(s);
-                Ok(Assignment { story, started_new: true, best_similarity })
+                Ok(Assignment {
+                    story,
+                    started_new: true,
+                    best_similarity,
+                })
             }
         }
     }
@@ -228,8 +281,9 @@ mod tests {
     fn groups_same_event_and_separates_others() {
         let dim = 32;
         let mut c = OnlineClusterer::new(ClusterConfig::default(), dim);
-        let items: Vec<(usize, Vec<f32>)> =
-            (0..12).map(|i| (i % 4, event_vec(i % 4, 0.02 * (i / 4) as f32, dim))).collect();
+        let items: Vec<(usize, Vec<f32>)> = (0..12)
+            .map(|i| (i % 4, event_vec(i % 4, 0.02 * (i / 4) as f32, dim)))
+            .collect();
         for (_, v) in &items {
             c.observe(v).unwrap();
         }
@@ -239,7 +293,11 @@ mod tests {
         }
         for i in 0..items.len() {
             for j in 0..items.len() {
-                assert_eq!(items[i].0 == items[j].0, story_of[i] == story_of[j], "items {i} and {j}");
+                assert_eq!(
+                    items[i].0 == items[j].0,
+                    story_of[i] == story_of[j],
+                    "items {i} and {j}"
+                );
             }
         }
         assert_eq!(c.story_count(), 4);
@@ -248,19 +306,33 @@ mod tests {
     #[test]
     fn without_centring_the_shared_component_merges_everything() {
         let dim = 32;
-        let cfg = ClusterConfig { centre: false, threshold: 0.55, ..Default::default() };
+        let cfg = ClusterConfig {
+            centre: false,
+            threshold: 0.55,
+            ..Default::default()
+        };
         let mut c = OnlineClusterer::new(cfg, dim);
         for e in 0..4 {
             c.observe(&event_vec(e, 0.0, dim)).unwrap();
             c.assign(&event_vec(e, 0.0, dim), day(5)).unwrap();
         }
-        assert_eq!(c.story_count(), 1, "raw cosines of these vectors are all high");
+        assert_eq!(
+            c.story_count(),
+            1,
+            "raw cosines of these vectors are all high"
+        );
     }
 
     #[test]
     fn time_window_keeps_old_stories_closed() {
         let dim = 32;
-        let mut c = OnlineClusterer::new(ClusterConfig { window_days: 3.0, ..Default::default() }, dim);
+        let mut c = OnlineClusterer::new(
+            ClusterConfig {
+                window_days: 3.0,
+                ..Default::default()
+            },
+            dim,
+        );
         let others: Vec<Vec<f32>> = (1..6).map(|e| event_vec(e, 0.0, dim)).collect();
         for v in &others {
             c.observe(v).unwrap();
@@ -294,8 +366,14 @@ mod tests {
     #[test]
     fn bad_vectors_are_errors_not_panics() {
         let mut c = OnlineClusterer::new(ClusterConfig::default(), 4);
-        assert_eq!(c.assign(&[1.0, 0.0], None), Err(ClusterError::Dimension { got: 2, want: 4 }));
-        assert_eq!(c.observe(&[f32::NAN, 0.0, 0.0, 0.0]), Err(ClusterError::NonFinite));
+        assert_eq!(
+            c.assign(&[1.0, 0.0], None),
+            Err(ClusterError::Dimension { got: 2, want: 4 })
+        );
+        assert_eq!(
+            c.observe(&[f32::NAN, 0.0, 0.0, 0.0]),
+            Err(ClusterError::NonFinite)
+        );
         // A zero vector and undated articles are fine.
         assert!(c.assign(&[0.0; 4], None).unwrap().started_new);
     }

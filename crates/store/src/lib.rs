@@ -113,7 +113,11 @@ pub trait Store: Send + Sync {
     /// Creates a story and assigns articles to stories in one transaction. `assignments`
     /// pairs an article id with either an existing story or the index of a story to
     /// create (`Err(k)`: the k-th new story). Returns the ids of the new stories.
-    fn assign(&self, new_stories: usize, assignments: &[(String, std::result::Result<StoryId, usize>)]) -> Result<Vec<StoryId>>;
+    fn assign(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+    ) -> Result<Vec<StoryId>>;
     /// Stories whose sources changed since they were last written.
     fn dirty_stories(&self) -> Result<Vec<StoryId>>;
     /// The articles of a story, oldest first.
@@ -140,7 +144,12 @@ pub fn vector_to_bytes(v: &[f32]) -> Vec<u8> {
 /// Decodes little-endian f32 bytes.
 pub fn vector_from_bytes(b: &[u8]) -> Result<Vec<f32>> {
     if b.len() % 4 != 0 {
-        return Err(StoreError::Corrupt(format!("vector blob of {} bytes is not a multiple of 4", b.len())));
+        return Err(StoreError::Corrupt(format!(
+            "vector blob of {} bytes is not a multiple of 4",
+            b.len()
+        )));
     }
-    Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }

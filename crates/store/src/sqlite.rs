@@ -1,8 +1,8 @@
 //! SQLite implementation of [`Store`] (bundled SQLite, WAL mode).
 
 use crate::{
-    ClusteredVector, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats, vector_from_bytes,
-    vector_to_bytes,
+    ClusteredVector, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats,
+    vector_from_bytes, vector_to_bytes,
 };
 use chorus_core::{Article, ArticleRecord, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Utc};
@@ -19,10 +19,12 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-const ARTICLE_COLUMNS: &str = "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
+const ARTICLE_COLUMNS: &str =
+    "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
 
 fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn fmt_time(t: &DateTime<Utc>) -> String {
@@ -66,7 +68,10 @@ impl SqliteStore {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::TooNew { found: version, known });
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction()?;
@@ -74,7 +79,9 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -85,7 +92,9 @@ impl SqliteStore {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn().pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 }
 
@@ -184,10 +193,13 @@ impl Store for SqliteStore {
 
     fn article_vectors(&self, model: &str, ids: &[String]) -> Result<HashMap<String, Vec<f32>>> {
         let conn = self.conn();
-        let mut st = conn.prepare_cached("SELECT vector FROM article_vectors WHERE article_id = ?1 AND model = ?2")?;
+        let mut st = conn.prepare_cached(
+            "SELECT vector FROM article_vectors WHERE article_id = ?1 AND model = ?2",
+        )?;
         let mut out = HashMap::with_capacity(ids.len());
         for id in ids {
-            let blob: Option<Vec<u8>> = st.query_row(params![id, model], |r| r.get(0)).optional()?;
+            let blob: Option<Vec<u8>> =
+                st.query_row(params![id, model], |r| r.get(0)).optional()?;
             if let Some(b) = blob {
                 out.insert(id.clone(), vector_from_bytes(&b)?);
             }
@@ -202,12 +214,20 @@ impl Store for SqliteStore {
              ON v.article_id = a.id AND v.model = ?1 WHERE a.story_id IS NOT NULL ORDER BY a.seq",
         )?;
         let rows = st.query_map([model], |r| {
-            Ok((r.get::<_, StoryId>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Vec<u8>>(2)?))
+            Ok((
+                r.get::<_, StoryId>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (story_id, published, blob) = row?;
-            out.push(ClusteredVector { story_id, published: parse_time(published), vector: vector_from_bytes(&blob)? });
+            out.push(ClusteredVector {
+                story_id,
+                published: parse_time(published),
+                vector: vector_from_bytes(&blob)?,
+            });
         }
         Ok(out)
     }
@@ -222,7 +242,8 @@ impl Store for SqliteStore {
         let mut created = Vec::with_capacity(new_stories);
         {
             let now = fmt_time(&Utc::now());
-            let mut mk = tx.prepare_cached("INSERT INTO stories (created_at, dirty) VALUES (?1, 1)")?;
+            let mut mk =
+                tx.prepare_cached("INSERT INTO stories (created_at, dirty) VALUES (?1, 1)")?;
             for _ in 0..new_stories {
                 mk.execute([&now])?;
                 created.push(tx.last_insert_rowid());
@@ -232,12 +253,16 @@ impl Store for SqliteStore {
             for (article, target) in assignments {
                 let story = match target {
                     Ok(id) => *id,
-                    Err(k) => *created
-                        .get(*k)
-                        .ok_or_else(|| StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}")))?,
+                    Err(k) => *created.get(*k).ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "assignment names new story {k} of {new_stories}"
+                        ))
+                    })?,
                 };
                 if set.execute(params![story, article])? != 1 {
-                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
+                    return Err(StoreError::Corrupt(format!(
+                        "no article {article} to assign"
+                    )));
                 }
                 dirty.execute([story])?;
             }
@@ -272,8 +297,10 @@ impl Store for SqliteStore {
                 "INSERT INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for t in texts {
-                let json = serde_json::to_string(t)
-                    .map_err(|source| StoreError::Json { what: format!("story {story}"), source })?;
+                let json = serde_json::to_string(t).map_err(|source| StoreError::Json {
+                    what: format!("story {story}"),
+                    source,
+                })?;
                 st.execute(params![story, t.lang, fmt_time(&t.written_at), json])?;
             }
         }
@@ -284,10 +311,14 @@ impl Store for SqliteStore {
 
     fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>> {
         let conn = self.conn();
-        let mut st = conn.prepare_cached("SELECT vector FROM sentence_vectors WHERE model = ?1 AND text_key = ?2")?;
+        let mut st = conn.prepare_cached(
+            "SELECT vector FROM sentence_vectors WHERE model = ?1 AND text_key = ?2",
+        )?;
         let mut out = HashMap::new();
         for &k in keys {
-            let blob: Option<Vec<u8>> = st.query_row(params![model, k as i64], |r| r.get(0)).optional()?;
+            let blob: Option<Vec<u8>> = st
+                .query_row(params![model, k as i64], |r| r.get(0))
+                .optional()?;
             if let Some(b) = blob {
                 out.insert(k, vector_from_bytes(&b)?);
             }
@@ -315,7 +346,9 @@ impl Store for SqliteStore {
         let mut titles: HashMap<StoryId, Vec<(String, String, String)>> = HashMap::new();
         {
             let mut st = conn.prepare("SELECT story_id, lang, json_extract(article, '$.title'), written_at FROM story_texts")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, StoryId>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get::<_, StoryId>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
             for row in rows {
                 let (id, lang, title, at) = row?;
                 titles.entry(id).or_default().push((lang, title, at));
@@ -335,7 +368,10 @@ impl Store for SqliteStore {
                 r.get::<_, String>(5)?,
             ))
         })?;
-        let mut acc: Vec<(StoryId, Vec<(String, String, String, Option<DateTime<Utc>>, String)>)> = Vec::new();
+        let mut acc: Vec<(
+            StoryId,
+            Vec<(String, String, String, Option<DateTime<Utc>>, String)>,
+        )> = Vec::new();
         for row in rows {
             let (id, lang, outlet, report, published, title) = row?;
             if acc.last().map(|(s, _)| *s) != Some(id) {
@@ -347,7 +383,9 @@ impl Store for SqliteStore {
         }
         let mut out: Vec<StorySummary> = acc
             .into_iter()
-            .map(|(id, arts)| summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[])))
+            .map(|(id, arts)| {
+                summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[]))
+            })
             .collect();
         out.sort_by(|a, b| {
             b.n_independent
@@ -365,14 +403,18 @@ impl Store for SqliteStore {
         }
         let articles: Vec<StoryArticle> = {
             let conn = self.conn();
-            let mut st = conn.prepare_cached("SELECT article FROM story_texts WHERE story_id = ?1 ORDER BY lang")?;
+            let mut st = conn.prepare_cached(
+                "SELECT article FROM story_texts WHERE story_id = ?1 ORDER BY lang",
+            )?;
             let rows = st.query_map([id], |r| r.get::<_, String>(0))?;
             let mut v = Vec::new();
             for json in rows {
                 let json = json?;
                 v.push(
-                    serde_json::from_str(&json)
-                        .map_err(|source| StoreError::Json { what: format!("story {id}"), source })?,
+                    serde_json::from_str(&json).map_err(|source| StoreError::Json {
+                        what: format!("story {id}"),
+                        source,
+                    })?,
                 );
             }
             v
@@ -394,12 +436,18 @@ impl Store for SqliteStore {
             .map(|a| (a.lang.clone(), a.title.clone(), fmt_time(&a.written_at)))
             .collect();
         let summary = summarize(id, &arts, &titles);
-        Ok(Some(StoryDetail { summary, sources, articles }))
+        Ok(Some(StoryDetail {
+            summary,
+            sources,
+            articles,
+        }))
     }
 
     fn stats(&self) -> Result<StoreStats> {
         let conn = self.conn();
-        let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
+        let count = |sql: &str| -> Result<usize> {
+            Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize)
+        };
         Ok(StoreStats {
             articles: count("SELECT COUNT(*) FROM articles")?,
             duplicates: count("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL")?,
@@ -425,12 +473,13 @@ fn summarize(
     }
     lang_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let languages: Vec<String> = lang_counts.into_iter().map(|(l, _)| l).collect();
-    let distinct = |f: &dyn Fn(&(String, String, String, Option<DateTime<Utc>>, String)) -> &str| {
-        let mut v: Vec<&str> = arts.iter().map(f).collect();
-        v.sort_unstable();
-        v.dedup();
-        v.len()
-    };
+    let distinct =
+        |f: &dyn Fn(&(String, String, String, Option<DateTime<Utc>>, String)) -> &str| {
+            let mut v: Vec<&str> = arts.iter().map(f).collect();
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        };
     let title = languages
         .first()
         .and_then(|l| titles.iter().find(|(tl, ..)| tl == l))
@@ -447,6 +496,9 @@ fn summarize(
         n_outlets: distinct(&|a| a.1.as_str()),
         first_published: arts.iter().filter_map(|a| a.3).min(),
         last_published: arts.iter().filter_map(|a| a.3).max(),
-        updated: titles.iter().filter_map(|(_, _, at)| parse_time(Some(at.clone()))).max(),
+        updated: titles
+            .iter()
+            .filter_map(|(_, _, at)| parse_time(Some(at.clone())))
+            .max(),
     }
 }

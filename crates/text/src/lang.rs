@@ -128,15 +128,13 @@ pub fn normalize_code(tag: &str) -> LangCode {
     match primary.len() {
         2 if ISO1.split_whitespace().any(|c| c == primary) => LangCode::Known(primary),
         2 => LangCode::Invalid,
-        3 => Some(
+        3 => LangCode::Known(
             ISO3_TO_ISO1
                 .iter()
                 .find(|(three, _)| *three == primary)
                 .map(|(_, two)| (*two).to_string())
                 .unwrap_or(primary),
-        )
-        .map(LangCode::Known)
-        .unwrap_or(LangCode::Invalid),
+        ),
         _ => LangCode::Invalid,
     }
 }

@@ -403,3 +403,117 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_core::{Article, ArticleRecord, SourcePassage, SynthSentence};
+
+    fn detail() -> StoryDetail {
+        let src = |id: &str, lang: &str, url: &str, title: &str| ArticleRecord {
+            article: Article {
+                id: id.into(),
+                url: url.into(),
+                outlet: format!("Outlet <{id}>"),
+                lang: lang.into(),
+                lang_detected: false,
+                published: None,
+                title: title.into(),
+                text: "t".into(),
+            },
+            duplicate_of: None,
+            story_id: Some(1),
+        };
+        let sentence = |text: &str, lang: &str, ids: &[&str]| SynthSentence {
+            text: text.into(),
+            lang: lang.into(),
+            n_independent: ids.len(),
+            sources: ids
+                .iter()
+                .map(|id| SourcePassage {
+                    article_id: id.to_string(),
+                    outlet: format!("Outlet <{id}>"),
+                    lang: lang.into(),
+                    sentence: format!("\"{text}\""),
+                    similarity: 1.0,
+                })
+                .collect(),
+        };
+        let written = |lang: &str, text: &str| StoryArticle {
+            story_id: 1,
+            lang: lang.into(),
+            title: format!("<script>alert('{lang}')</script>"),
+            edited_by: "chorus".into(),
+            written_at: chrono::Utc::now(),
+            paragraphs: vec![vec![sentence(text, lang, &["a", "b"])]],
+            unconfirmed: false,
+        };
+        StoryDetail {
+            summary: StorySummary {
+                id: 1,
+                title: "t".into(),
+                languages: vec!["fr".into(), "de".into()],
+                n_sources: 2,
+                n_independent: 2,
+                n_outlets: 2,
+                first_published: None,
+                last_published: None,
+                updated: None,
+            },
+            sources: vec![
+                src(
+                    "a",
+                    "fr",
+                    "javascript:alert(1)",
+                    "<img src=x onerror=alert(1)>",
+                ),
+                src("b", "de", "https://example.org/b?x=1&y=2", "Titel"),
+            ],
+            articles: vec![
+                written("de", "Ein Satz <b>fett</b>."),
+                written("fr", "Une phrase."),
+            ],
+        }
+    }
+
+    #[test]
+    fn edition_follows_query_then_accept_language_then_coverage() {
+        let d = detail();
+        let pick = |q: Option<&str>, a: Option<&str>| {
+            choose_edition(&d.articles, &d.summary, q, a).map(|a| a.lang.clone())
+        };
+        assert_eq!(pick(Some("de"), Some("fr")), Some("de".into()));
+        assert_eq!(
+            pick(Some("xx"), Some("en-GB,de;q=0.8,fr;q=0.5")),
+            Some("de".into())
+        );
+        assert_eq!(pick(None, Some("fr-CH, de;q=0.9")), Some("fr".into()));
+        assert_eq!(
+            pick(None, Some("ja")),
+            Some("fr".into()),
+            "best-covered language"
+        );
+        assert_eq!(pick(None, None), Some("fr".into()));
+    }
+
+    #[test]
+    fn source_text_is_escaped_and_unsafe_links_dropped() {
+        let html = render(story_view(detail(), Some("de"), None)).unwrap().0;
+        assert!(!html.contains("<script>alert"), "title escaped");
+        assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"));
+        assert!(!html.contains("<b>fett</b>"), "sentence escaped");
+        assert!(!html.contains("<img src=x"), "source title escaped");
+        assert!(!html.contains("javascript:"), "non-http link not rendered");
+        assert!(
+            html.contains("href=\"https://example.org/b?x=1&#38;y=2\"")
+                || html.contains("href=\"https://example.org/b?x=1&amp;y=2\"")
+        );
+        assert!(html.contains("<html lang=\"de\""));
+        assert_eq!(
+            html.matches("class=\"cite\"").count(),
+            2,
+            "one marker per supporting source"
+        );
+        assert!(html.contains("href=\"#src-1\"") && html.contains("href=\"#src-2\""));
+    }
+}

@@ -20,6 +20,9 @@ pub struct ClusterConfig {
     pub threshold: f32,
     /// A story takes new articles only within this many days of its latest article.
     pub window_days: f64,
+    /// A story takes new articles only within this many days of its earliest article, so
+    /// a centroid cannot drift from one event to the next for ever.
+    pub max_story_days: f64,
     /// Whether to centre vectors on the running mean.
     pub centre: bool,
 }
@@ -29,6 +32,7 @@ impl Default for ClusterConfig {
         ClusterConfig {
             threshold: 0.45,
             window_days: 7.0,
+            max_story_days: 21.0,
             centre: true,
         }
     }
@@ -76,6 +80,7 @@ struct StoryState {
     sum: Vec<f32>,
     n: usize,
     latest: Option<DateTime<Utc>>,
+    earliest: Option<DateTime<Utc>>,
 }
 
 /// The online clusterer's state: the running mean and every story's centroid.
@@ -156,6 +161,7 @@ impl OnlineClusterer {
                     sum: vec![0.0; self.dim],
                     n: 0,
                     latest: None,
+                    earliest: None,
                 });
                 self.stories.len() - 1
             }
@@ -171,6 +177,10 @@ impl OnlineClusterer {
         s.n += 1;
         s.latest = match (s.latest, time) {
             (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        s.earliest = match (s.earliest, time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
     }
@@ -195,12 +205,20 @@ impl OnlineClusterer {
         let mu = self.mean();
         let centred: Vec<f32> = v.iter().zip(&mu).map(|(x, m)| x - m).collect();
         let vn = norm(&centred);
-        let window =
-            chrono::Duration::milliseconds((self.config.window_days * 86_400_000.0) as i64);
+        let days = |d: f64| chrono::Duration::milliseconds((d * 86_400_000.0) as i64);
+        let (window, lifetime) = (
+            days(self.config.window_days),
+            days(self.config.max_story_days),
+        );
         let mut best: Option<(usize, f32)> = None;
         for (i, s) in self.stories.iter().enumerate() {
             if let (Some(t), Some(latest)) = (time, s.latest)
                 && (t - latest > window || latest - t > window)
+            {
+                continue;
+            }
+            if let (Some(t), Some(earliest)) = (time, s.earliest)
+                && t - earliest > lifetime
             {
                 continue;
             }
@@ -238,6 +256,7 @@ impl OnlineClusterer {
                     sum: vec![0.0; self.dim],
                     n: 0,
                     latest: None,
+                    earliest: None,
                 };
                 Self::add(&mut s, v, time);
                 self.stories.push(s);
@@ -345,6 +364,28 @@ mod tests {
         let much_later = c.assign(&a, day(20)).unwrap();
         assert_eq!(first.story, same_week.story);
         assert!(much_later.started_new);
+    }
+
+    #[test]
+    fn stories_stop_growing_after_their_lifetime() {
+        let dim = 32;
+        let cfg = ClusterConfig {
+            window_days: 3.0,
+            max_story_days: 5.0,
+            ..Default::default()
+        };
+        let mut c = OnlineClusterer::new(cfg, dim);
+        for e in 1..6 {
+            c.observe(&event_vec(e, 0.0, dim)).unwrap();
+        }
+        let a = event_vec(0, 0.0, dim);
+        c.observe(&a).unwrap();
+        // Daily articles chain within the 3-day window, but not past day 1 + 5.
+        let stories: Vec<StoryRef> = (1..=8)
+            .map(|d| c.assign(&a, day(d)).unwrap().story)
+            .collect();
+        assert!(stories[..6].iter().all(|s| *s == stories[0]), "{stories:?}");
+        assert_ne!(stories[6], stories[0]);
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct StorySummary {
     pub id: StoryId,
     /// Title of the synthesised article (best-covered edition), or of its first article.
     pub title: String,
+    /// Title of the written article per edition language.
+    #[serde(default)]
+    pub titles: std::collections::BTreeMap<String, String>,
     /// Languages of its source articles, most frequent first.
     pub languages: Vec<String>,
     /// Number of source articles.

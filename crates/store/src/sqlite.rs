@@ -500,6 +500,10 @@ fn summarize(
     StorySummary {
         id,
         title,
+        titles: titles
+            .iter()
+            .map(|(l, t, _)| (l.clone(), t.clone()))
+            .collect(),
         languages,
         n_sources: arts.len(),
         n_independent: distinct(|a| a.report.as_str()),

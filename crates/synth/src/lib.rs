@@ -74,7 +74,8 @@ fn plausible(s: &str, cfg: &SynthConfig) -> bool {
         return false;
     }
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
-    letters * 2 >= chars && !s.starts_with(['#', '@', '['])
+    // Photo credits and hashtag/handle lines are not statements about the event.
+    letters * 2 >= chars && !s.starts_with(['#', '@', '[']) && !s.contains('©')
 }
 
 /// Splits the sources into candidate sentences.

@@ -130,6 +130,7 @@ struct IndexPage {
 async fn index(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Html<String>, WebError> {
     let page: usize = q
         .get("page")
@@ -138,13 +139,17 @@ async fn index(
         .max(1);
     let all = blocking(&state, |s| s.story_summaries()).await?;
     let total = all.len();
+    let wanted = preferred_languages(q.get("lang").map(String::as_str), accept_language(&headers));
     let stories: Vec<StoryRow> = all
         .into_iter()
         .skip((page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
         .map(|s| StoryRow {
             id: s.id,
-            title: s.title,
+            title: wanted
+                .iter()
+                .find_map(|l| s.titles.get(l).cloned())
+                .unwrap_or(s.title),
             languages: s.languages.join(", "),
             n_sources: s.n_sources,
             n_independent: s.n_independent,
@@ -153,7 +158,7 @@ async fn index(
         })
         .collect();
     render(IndexPage {
-        page_lang: "en".into(),
+        page_lang: wanted.first().cloned().unwrap_or_else(|| "en".into()),
         total,
         stories,
         prev_page: (page > 1).then(|| page - 1),
@@ -207,6 +212,44 @@ struct StoryPage {
     sources: Vec<SourceView>,
 }
 
+fn accept_language(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The reader's languages in order of preference: `?lang=` first, then the
+/// `Accept-Language` tags by quality (primary subtags, lower-cased, without repeats).
+fn preferred_languages(wanted: Option<&str>, accept: Option<&str>) -> Vec<String> {
+    let mut tags: Vec<(f32, String)> = Vec::new();
+    if let Some(w) = wanted {
+        tags.push((f32::INFINITY, w.to_ascii_lowercase()));
+    }
+    for part in accept.unwrap_or("").split(',') {
+        let mut it = part.trim().split(';');
+        let Some(tag) = it
+            .next()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "*")
+        else {
+            continue;
+        };
+        let q = it
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.parse().ok())
+            .unwrap_or(1.0);
+        tags.push((q, tag.split('-').next().unwrap_or(tag).to_ascii_lowercase()));
+    }
+    tags.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out: Vec<String> = Vec::new();
+    for (_, t) in tags {
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
 /// Picks the edition to show: `?lang=`, else the first `Accept-Language` tag that has an
 /// edition, else the story's best-covered language.
 fn choose_edition<'a>(
@@ -216,33 +259,9 @@ fn choose_edition<'a>(
     accept: Option<&str>,
 ) -> Option<&'a StoryArticle> {
     let by_lang = |l: &str| articles.iter().find(|a| a.lang.eq_ignore_ascii_case(l));
-    if let Some(a) = wanted.and_then(by_lang) {
-        return Some(a);
-    }
-    if let Some(accept) = accept {
-        let mut tags: Vec<(f32, &str)> = accept
-            .split(',')
-            .filter_map(|part| {
-                let mut it = part.trim().split(';');
-                let tag = it.next()?.trim();
-                let q = it
-                    .find_map(|p| p.trim().strip_prefix("q="))
-                    .and_then(|q| q.parse().ok())
-                    .unwrap_or(1.0);
-                Some((q, tag))
-            })
-            .collect();
-        tags.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (_, tag) in tags {
-            let primary = tag.split('-').next().unwrap_or(tag);
-            if let Some(a) = by_lang(primary) {
-                return Some(a);
-            }
-        }
-    }
-    summary
-        .languages
+    preferred_languages(wanted, accept)
         .iter()
+        .chain(summary.languages.iter())
         .find_map(|l| by_lang(l))
         .or_else(|| articles.first())
 }
@@ -367,9 +386,7 @@ async fn story_page(
     let detail = blocking(&state, move |s| s.story_detail(id))
         .await?
         .ok_or(WebError::NotFound)?;
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
+    let accept = accept_language(&headers);
     render(story_view(
         detail,
         q.get("lang").map(String::as_str),
@@ -456,6 +473,7 @@ mod tests {
                 n_sources: 2,
                 n_independent: 2,
                 n_outlets: 2,
+                titles: Default::default(),
                 first_published: None,
                 last_published: None,
                 updated: None,

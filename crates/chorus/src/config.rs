@@ -28,9 +28,7 @@ pub struct Config {
 /// Default thread count: all cores but one (at least one). On a shared 2-core machine one
 /// busy thread beats two contended ones.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get().saturating_sub(1).max(1))
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get().saturating_sub(1).max(1)).unwrap_or(1)
 }
 
 /// Default data folder: `$CHORUS_DATA_DIR`, else `$XDG_DATA_HOME/chorus`, else
@@ -51,11 +49,7 @@ pub fn default_data_dir() -> PathBuf {
 pub fn default_model_dir() -> PathBuf {
     std::env::var_os("CHORUS_MODEL_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            chorus_embed::fetch::default_cache_dir()
-                .join("models")
-                .join("multilingual-e5-small")
-        })
+        .unwrap_or_else(|| chorus_embed::fetch::default_cache_dir().join("models").join("multilingual-e5-small"))
 }
 
 impl Config {

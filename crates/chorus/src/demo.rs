@@ -3,12 +3,6 @@
 
 /// `(name, JSONL text)` of each demo input.
 pub const DEMO_CORPUS: &[(&str, &str)] = &[
-    (
-        "demo:global-voices.jsonl",
-        include_str!("../../../data/demo/global-voices.jsonl"),
-    ),
-    (
-        "demo:itn.jsonl",
-        include_str!("../../../data/demo/itn.jsonl"),
-    ),
+    ("demo:global-voices.jsonl", include_str!("../../../data/demo/global-voices.jsonl")),
+    ("demo:itn.jsonl", include_str!("../../../data/demo/itn.jsonl")),
 ];

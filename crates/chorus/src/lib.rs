@@ -5,6 +5,8 @@
 //!
 //! [`Store`]: chorus_store::Store
 
+pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod evaluate;
 pub mod pipeline;

@@ -66,20 +66,117 @@ enum Command {
     },
     /// Download and verify the embedding model into the cache.
     FetchModel,
+    /// Measure quality on labelled data.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Convert the shared research data into evaluation files.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Embedding and clustering speed on real articles, and the clusterer alone on
+    /// synthetic streams with growing numbers of stories.
+    Cluster {
+        /// Real articles to embed and cluster (the demo corpus, cycled).
+        #[arg(long, default_value_t = 10_000)]
+        articles: usize,
+        /// Story counts for the synthetic curve.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        stories: Vec<usize>,
+        /// Stories starting per day in the synthetic stream.
+        #[arg(long, default_value_t = 200)]
+        per_day: usize,
+        /// Largest story count for the worst case (every story on one day).
+        #[arg(long, default_value_t = 10_000)]
+        worst_case_max: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Threads for model inference.
+        #[arg(long, env = "CHORUS_THREADS", default_value_t = default_threads())]
+        threads: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Cluster a labelled JSONL file with the product's clusterer and print pairwise and
+    /// BCubed scores, per language, cross-lingual pair recall and speed.
+    Cluster {
+        /// JSONL: {"id","lang"?,"published"?,"title","text","cluster"} one article a line.
+        #[arg(long)]
+        input: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Override the join threshold (centred cosine).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Override the time window in days.
+        #[arg(long)]
+        window_days: Option<f64>,
+        /// Override the maximum story lifetime in days.
+        #[arg(long)]
+        max_story_days: Option<f64>,
+        /// Reuse article vectors cached by earlier runs (for tuning; speed then covers only
+        /// vectors computed in this run).
+        #[arg(long)]
+        cache: bool,
+        /// Threads for model inference.
+        #[arg(long, env = "CHORUS_THREADS", default_value_t = default_threads())]
+        threads: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum DatasetCommand {
+    /// NeuS/AllSides roundups: each 3-article roundup is one gold story (seeded shuffle).
+    Neus {
+        /// `train` or `val`.
+        #[arg(long, default_value = "val")]
+        split: String,
+        /// Shared data folder.
+        #[arg(long, default_value = "../shared/data")]
+        shared_data: PathBuf,
+        /// Output JSONL file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// ITN development blurbs: subject QID split into events at gaps over 7 days.
+    Itn {
+        /// Shared data folder.
+        #[arg(long, default_value = "../shared/data")]
+        shared_data: PathBuf,
+        /// Days between consecutive blurbs that start a new event.
+        #[arg(long, default_value_t = 7.0)]
+        gap_days: f64,
+        /// Output JSONL file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// ML-Crisis articles labelled by topic (coarse: report, do not tune).
+    Crisis {
+        /// Shared data folder.
+        #[arg(long, default_value = "../shared/data")]
+        shared_data: PathBuf,
+        /// Output JSONL file.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if let Command::Demo { common, .. }
-    | Command::Ingest { common, .. }
-    | Command::Serve { common, .. } = &cli.command
+    if let Command::Demo { common, .. } | Command::Ingest { common, .. } | Command::Serve { common, .. } = &cli.command
     {
         // Before any thread starts: candle sizes its thread pool from the environment.
         chorus_embed::set_inference_threads(common.threads);
@@ -100,20 +197,11 @@ fn run(cli: Cli) -> Result<i32> {
             println!("model files verified in {}", dir.display());
             Ok(0)
         }
-        Command::Demo {
-            common,
-            listen,
-            no_serve,
-        } => {
+        Command::Demo { common, listen, no_serve } => {
             let config = config(&common);
             let inputs: Vec<(String, Box<dyn std::io::BufRead>)> = chorus::demo::DEMO_CORPUS
                 .iter()
-                .map(|(name, text)| {
-                    (
-                        name.to_string(),
-                        Box::new(text.as_bytes()) as Box<dyn std::io::BufRead>,
-                    )
-                })
+                .map(|(name, text)| (name.to_string(), Box::new(text.as_bytes()) as Box<dyn std::io::BufRead>))
                 .collect();
             let (store, _) = ingest_and_process(&config, inputs)?;
             if no_serve {
@@ -126,19 +214,138 @@ fn run(cli: Cli) -> Result<i32> {
             let config = config(&common);
             let mut inputs: Vec<(String, Box<dyn std::io::BufRead>)> = Vec::new();
             for f in &files {
-                let file =
-                    std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
-                inputs.push((
-                    f.display().to_string(),
-                    Box::new(std::io::BufReader::new(file)),
-                ));
+                let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+                inputs.push((f.display().to_string(), Box::new(std::io::BufReader::new(file))));
             }
             let (_, reports) = ingest_and_process(&config, inputs)?;
-            Ok(if reports.iter().any(IngestReport::has_errors) {
-                2
+            Ok(if reports.iter().any(IngestReport::has_errors) { 2 } else { 0 })
+        }
+        Command::Eval(EvalCommand::Cluster { input, json, threshold, window_days, max_story_days, cache, threads }) => {
+            let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+            let articles = match chorus_eval::read_cluster_file(std::io::BufReader::new(file)) {
+                Ok(a) => a,
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}: {e}", input.display());
+                    }
+                    anyhow::bail!("{}: {} problem(s); nothing was scored", input.display(), errors.len());
+                }
+            };
+            let mut config = Config::with_data_dir(std::env::temp_dir());
+            config.threads = threads.max(1);
+            if let Some(t) = threshold {
+                config.cluster.threshold = t;
+            }
+            if let Some(w) = window_days {
+                config.cluster.window_days = w;
+            }
+            if let Some(m) = max_story_days {
+                config.cluster.max_story_days = m;
+            }
+            let model_dir = fetch_model(&config.model_dir)?;
+            let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
+            let cache_store = if cache {
+                let path = fetch::default_cache_dir().join("eval-vectors.db");
+                Some(SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?)
             } else {
-                0
-            })
+                None
+            };
+            let scores = chorus::evaluate::cluster(
+                &articles,
+                &embedder,
+                &config,
+                cache_store.as_ref().map(|s| s as &dyn Store),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&scores)?);
+            } else {
+                print_cluster_eval(&input, &config, &scores);
+            }
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Cluster { articles, stories, per_day, worst_case_max, json, threads }) => {
+            let mut config = Config::with_data_dir(std::env::temp_dir());
+            config.threads = threads.max(1);
+            let mut curve = Vec::new();
+            let mut worst = Vec::new();
+            for &s in &stories {
+                curve.push(chorus::bench::synthetic(s, Some(per_day), 384, config.cluster));
+                if s <= worst_case_max {
+                    worst.push(chorus::bench::synthetic(s, None, 384, config.cluster));
+                }
+            }
+            let real = if articles > 0 {
+                let model_dir = fetch_model(&config.model_dir)?;
+                let embedder =
+                    E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
+                Some(chorus::bench::real(articles, &embedder, &config)?)
+            } else {
+                None
+            };
+            if json {
+                println!("{}", serde_json::json!({"real": real, "steady_stream": curve, "all_one_day": worst}));
+                return Ok(0);
+            }
+            if let Some(r) = &real {
+                println!(
+                    "real articles: {} (demo corpus), {} inference thread(s)\n  embed   {:>8.1} s  {:>8.1} articles/s\n  cluster {:>8.3} s  {:>8.0} articles/s\n  both    {:>8.1} s  {:>8.1} articles/s ({:.1} % of the time is embedding)",
+                    r.articles,
+                    config.threads,
+                    r.embed_secs,
+                    r.embed_articles_per_s,
+                    r.cluster_secs,
+                    r.cluster_articles_per_s,
+                    r.embed_secs + r.cluster_secs,
+                    r.articles_per_s,
+                    100.0 * r.embed_share
+                );
+            }
+            let print_curve = |title: &str, points: &[chorus::bench::CurvePoint]| {
+                println!("{title}");
+                println!(
+                    "  {:>8} {:>9} {:>9} {:>12} {:>10}",
+                    "stories", "articles", "max open", "µs/article", "× first"
+                );
+                let base = points.first().map(|p| p.us_per_article).unwrap_or(1.0);
+                for p in points {
+                    println!(
+                        "  {:>8} {:>9} {:>9} {:>12.1} {:>10.2}",
+                        p.stories,
+                        p.articles,
+                        p.max_open,
+                        p.us_per_article,
+                        p.us_per_article / base
+                    );
+                }
+            };
+            print_curve(
+                &format!("clustering alone, synthetic steady stream ({per_day} new stories/day, 384-d):"),
+                &curve,
+            );
+            print_curve("worst case, every story on one day (nothing closes):", &worst);
+            Ok(0)
+        }
+        Command::Dataset(cmd) => {
+            let (articles, out) = match cmd {
+                DatasetCommand::Neus { split, shared_data, out } => {
+                    (chorus_eval::datasets::neus(&shared_data.join("neus-allsides"), &split)?, out)
+                }
+                DatasetCommand::Itn { shared_data, gap_days, out } => {
+                    (chorus_eval::datasets::itn(&shared_data.join("itn-corpus"), gap_days)?, out)
+                }
+                DatasetCommand::Crisis { shared_data, out } => {
+                    (chorus_eval::datasets::crisis(&shared_data.join("ml-crisis-cl-tls"))?, out)
+                }
+            };
+            let mut text = String::new();
+            for a in &articles {
+                text.push_str(&serde_json::to_string(a)?);
+                text.push('\n');
+            }
+            std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
+            let clusters: std::collections::BTreeSet<&str> = articles.iter().map(|a| a.cluster.as_str()).collect();
+            println!("wrote {} articles in {} gold clusters to {}", articles.len(), clusters.len(), out.display());
+            Ok(0)
         }
         Command::Serve { common, listen } => {
             let config = config(&common);
@@ -169,6 +376,38 @@ fn fetch_model(dir: &std::path::Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+fn print_cluster_eval(input: &std::path::Path, config: &Config, s: &chorus_eval::ClusterEval) {
+    let c = &config.cluster;
+    println!(
+        "{}: {} articles, {} gold clusters, {} predicted (threshold {}, window {} d, lifetime {} d)",
+        input.display(),
+        s.n_articles,
+        s.n_gold,
+        s.n_pred,
+        c.threshold,
+        c.window_days,
+        c.max_story_days
+    );
+    let row = |name: &str, n: usize, pw: &chorus_eval::metrics::Prf, b3: &chorus_eval::metrics::Prf| {
+        println!(
+            "{name:<8} {n:>6}  pairwise P {:.3} R {:.3} F1 {:.3}   BCubed P {:.3} R {:.3} F1 {:.3}",
+            pw.p, pw.r, pw.f1, b3.p, b3.r, b3.f1
+        );
+    };
+    row("all", s.n_articles, &s.pairwise, &s.bcubed);
+    for (lang, l) in &s.per_lang {
+        row(lang, l.n, &l.pairwise, &l.bcubed);
+    }
+    match s.crosslingual_pair_recall {
+        Some(r) => println!("cross-lingual gold pairs recalled: {r:.3}"),
+        None => println!("cross-lingual gold pairs recalled: (no cross-lingual gold pairs)"),
+    }
+    println!(
+        "speed: {:.1} articles/s embed+cluster (embedding {:.1}/s, clustering {:.0}/s)",
+        s.articles_per_s, s.embed_articles_per_s, s.cluster_articles_per_s
+    );
+}
+
 fn bar(len: u64, label: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
@@ -185,18 +424,12 @@ fn ingest_and_process(
     inputs: Vec<(String, Box<dyn std::io::BufRead>)>,
 ) -> Result<(Arc<dyn Store>, Vec<IngestReport>)> {
     let total = Instant::now();
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    println!(
-        "chorus: data in {}, {} inference thread(s)",
-        config.data_dir.display(),
-        config.threads
-    );
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    println!("chorus: data in {}, {} inference thread(s)", config.data_dir.display(), config.threads);
 
     let t = Instant::now();
     let model_dir = fetch_model(&config.model_dir)?;
-    let embedder =
-        E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
+    let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
     let model_secs = t.elapsed().as_secs_f64();
 
     let store = SqliteStore::open(&config.database_path())
@@ -205,23 +438,13 @@ fn ingest_and_process(
     let mut dedup = pipeline::load_dedup_index(&store)?;
     let mut reports = Vec::new();
     for (name, reader) in inputs {
-        let r = pipeline::ingest_jsonl(
-            &store,
-            reader,
-            &name,
-            &config.data_dir,
-            &mut dedup,
-            config.duplicate_threshold,
-        )?;
+        let r =
+            pipeline::ingest_jsonl(&store, reader, &name, &config.data_dir, &mut dedup, config.duplicate_threshold)?;
         for issue in &r.issues {
             eprintln!("{name}: {issue}");
         }
         if let Some(f) = &r.rejected_file {
-            eprintln!(
-                "{name}: {} rejected line(s) kept verbatim in {}",
-                r.rejected + r.conflicts.len(),
-                f.display()
-            );
+            eprintln!("{name}: {} rejected line(s) kept verbatim in {}", r.rejected + r.conflicts.len(), f.display());
         }
         reports.push(r);
     }
@@ -245,18 +468,12 @@ fn ingest_and_process(
     langs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     if !langs.is_empty() {
         let list: Vec<String> = langs.iter().map(|(l, n)| format!("{l} {n}")).collect();
-        println!(
-            "new articles per language ({}): {}",
-            langs.len(),
-            list.join(", ")
-        );
+        println!("new articles per language ({}): {}", langs.len(), list.join(", "));
     }
 
     let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();
     let mut progress = |stage: &str, done: usize, total: usize| {
-        let pb = bars
-            .entry(stage.to_string())
-            .or_insert_with(|| bar(total as u64, stage));
+        let pb = bars.entry(stage.to_string()).or_insert_with(|| bar(total as u64, stage));
         pb.set_position(done as u64);
         if done >= total {
             pb.finish();
@@ -268,10 +485,7 @@ fn ingest_and_process(
     let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
     println!("stage timings:");
     println!("  model load    {model_secs:>7.2} s");
-    println!(
-        "  ingest        {ingest_secs:>7.2} s  {n_articles} articles ({:.0}/s)",
-        rate(n_articles, ingest_secs)
-    );
+    println!("  ingest        {ingest_secs:>7.2} s  {n_articles} articles ({:.0}/s)", rate(n_articles, ingest_secs));
     println!(
         "  embed         {:>7.2} s  {} articles ({:.1}/s)",
         p.embed_secs,
@@ -302,14 +516,10 @@ fn ingest_and_process(
 }
 
 fn serve(store: Arc<dyn Store>, listen: SocketAddr) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         println!("serving http://{} (Ctrl-C to stop)", listener.local_addr()?);
         chorus_web::serve(listener, chorus_web::AppState { store }, shutdown_signal()).await?;
         println!("stopped");

@@ -95,15 +95,7 @@ pub fn load_dedup_index(store: &dyn Store) -> Result<DedupIndex> {
 
 fn content_hash(a: &Article) -> String {
     let published = a.published.map(|t| t.to_rfc3339()).unwrap_or_default();
-    let joined = [
-        a.url.as_str(),
-        &a.outlet,
-        &a.lang,
-        &published,
-        &a.title,
-        &a.text,
-    ]
-    .join("\u{0}");
+    let joined = [a.url.as_str(), &a.outlet, &a.lang, &published, &a.title, &a.text].join("\u{0}");
     format!("{:016x}", xxh3_64(joined.as_bytes()))
 }
 
@@ -118,22 +110,12 @@ pub fn ingest_jsonl(
     dedup: &mut DedupIndex,
     duplicate_threshold: f64,
 ) -> Result<IngestReport> {
-    let batch = chorus_ingest::read_jsonl(input).map_err(|e| PipelineError::Io {
-        path: source.into(),
-        source: e,
-    })?;
-    let mut report = IngestReport {
-        source: source.to_string(),
-        lines: batch.lines,
-        ..Default::default()
-    };
+    let batch = chorus_ingest::read_jsonl(input).map_err(|e| PipelineError::Io { path: source.into(), source: e })?;
+    let mut report = IngestReport { source: source.to_string(), lines: batch.lines, ..Default::default() };
     let mut new_articles = Vec::with_capacity(batch.articles.len());
     for (_, article) in &batch.articles {
         let fp = Fingerprint::of(&article.text);
-        let duplicate_of = dedup
-            .find(&fp, duplicate_threshold)
-            .map(|m| m.key)
-            .filter(|k| *k != article.id);
+        let duplicate_of = dedup.find(&fp, duplicate_threshold).map(|m| m.key).filter(|k| *k != article.id);
         new_articles.push(NewArticle {
             article,
             content_hash: content_hash(article),
@@ -160,9 +142,7 @@ pub fn ingest_jsonl(
                     line: *line,
                     id: Some(n.article.id.clone()),
                     severity: Severity::Rejected,
-                    message:
-                        "id already stored with different content; the stored version was kept"
-                            .into(),
+                    message: "id already stored with different content; the stored version was kept".into(),
                 });
             }
         }
@@ -179,38 +159,19 @@ pub fn ingest_jsonl(
         .collect();
     if !batch.rejected.is_empty() || !conflicted.is_empty() {
         let dir = data_dir.join("rejected");
-        std::fs::create_dir_all(&dir).map_err(|e| PipelineError::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
+        std::fs::create_dir_all(&dir).map_err(|e| PipelineError::Io { path: dir.clone(), source: e })?;
         let stem: String = Path::new(source)
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_else(|| "input".into())
             .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
             .collect();
-        let path = dir.join(format!(
-            "{}-{stem}.jsonl",
-            Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-        ));
-        let mut f = std::fs::File::create(&path).map_err(|e| PipelineError::Io {
-            path: path.clone(),
-            source: e,
-        })?;
+        let path = dir.join(format!("{}-{stem}.jsonl", Utc::now().format("%Y%m%dT%H%M%S%.3fZ")));
+        let mut f = std::fs::File::create(&path).map_err(|e| PipelineError::Io { path: path.clone(), source: e })?;
         let mut write = |line: usize, reason: &str, raw: serde_json::Value| {
-            let rec =
-                serde_json::json!({"source": source, "line": line, "reason": reason, "raw": raw});
-            writeln!(f, "{rec}").map_err(|e| PipelineError::Io {
-                path: path.clone(),
-                source: e,
-            })
+            let rec = serde_json::json!({"source": source, "line": line, "reason": reason, "raw": raw});
+            writeln!(f, "{rec}").map_err(|e| PipelineError::Io { path: path.clone(), source: e })
         };
         for r in &batch.rejected {
             write(r.line, &r.reason, serde_json::Value::String(r.raw.clone()))?;
@@ -222,6 +183,11 @@ pub fn ingest_jsonl(
         report.rejected_file = Some(path);
     }
     Ok(report)
+}
+
+/// The text embedded for an article: e5's query prefix, headline and lead.
+pub fn article_embedding_text(article: &Article, lead_chars: usize) -> String {
+    format!("{E5_QUERY_PREFIX}{}", article.headline_and_lead(lead_chars))
 }
 
 /// Embeds every stored article that has no vector from `embedder` yet. A copy of an
@@ -236,34 +202,18 @@ pub fn embed_pending(
     let model = embedder.model_id();
     let pending = store.articles_without_vector(model)?;
     let total = pending.len();
-    let (copies, originals): (Vec<_>, Vec<_>) =
-        pending.iter().partition(|r| r.duplicate_of.is_some());
+    let (copies, originals): (Vec<_>, Vec<_>) = pending.iter().partition(|r| r.duplicate_of.is_some());
     let mut done = 0;
     for chunk in originals.chunks(64) {
-        let texts: Vec<String> = chunk
-            .iter()
-            .map(|r| {
-                format!(
-                    "{E5_QUERY_PREFIX}{}",
-                    r.article.headline_and_lead(lead_chars)
-                )
-            })
-            .collect();
+        let texts: Vec<String> = chunk.iter().map(|r| article_embedding_text(&r.article, lead_chars)).collect();
         let vectors = embedder.embed(&texts)?;
-        let rows: Vec<(String, Vec<f32>)> = chunk
-            .iter()
-            .map(|r| r.article.id.clone())
-            .zip(vectors)
-            .collect();
+        let rows: Vec<(String, Vec<f32>)> = chunk.iter().map(|r| r.article.id.clone()).zip(vectors).collect();
         store.put_article_vectors(model, &rows)?;
         done += chunk.len();
         on_batch(done, total);
     }
     for chunk in copies.chunks(256) {
-        let originals: Vec<String> = chunk
-            .iter()
-            .filter_map(|r| r.duplicate_of.clone())
-            .collect();
+        let originals: Vec<String> = chunk.iter().filter_map(|r| r.duplicate_of.clone()).collect();
         let found = store.article_vectors(model, &originals)?;
         let mut rows = Vec::with_capacity(chunk.len());
         let mut orphans = Vec::new();
@@ -274,21 +224,8 @@ pub fn embed_pending(
             }
         }
         if !orphans.is_empty() {
-            let texts: Vec<String> = orphans
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{E5_QUERY_PREFIX}{}",
-                        r.article.headline_and_lead(lead_chars)
-                    )
-                })
-                .collect();
-            rows.extend(
-                orphans
-                    .iter()
-                    .map(|r| r.article.id.clone())
-                    .zip(embedder.embed(&texts)?),
-            );
+            let texts: Vec<String> = orphans.iter().map(|r| article_embedding_text(&r.article, lead_chars)).collect();
+            rows.extend(orphans.iter().map(|r| r.article.id.clone()).zip(embedder.embed(&texts)?));
         }
         store.put_article_vectors(model, &rows)?;
         done += chunk.len();
@@ -329,12 +266,8 @@ pub fn cluster_pending(
         move |source| PipelineError::Cluster { article, source }
     };
     for cv in store.clustered_vectors(model_id)? {
-        clusterer
-            .observe(&cv.vector)
-            .map_err(cluster_err("(stored)"))?;
-        clusterer
-            .restore(cv.story_id, &cv.vector, cv.published)
-            .map_err(cluster_err("(stored)"))?;
+        clusterer.observe(&cv.vector).map_err(cluster_err("(stored)"))?;
+        clusterer.restore(cv.story_id, &cv.vector, cv.published).map_err(cluster_err("(stored)"))?;
     }
     let ids: Vec<String> = pending.iter().map(|r| r.article.id.clone()).collect();
     let vectors = store.article_vectors(model_id, &ids)?;
@@ -353,27 +286,20 @@ pub fn cluster_pending(
         let original_story = match &r.duplicate_of {
             Some(orig) => match placed.get(orig) {
                 Some(s) => Some(*s),
-                None => store
-                    .article(orig)?
-                    .and_then(|o| o.story_id)
-                    .map(StoryRef::Existing),
+                None => store.article(orig)?.and_then(|o| o.story_id).map(StoryRef::Existing),
             },
             None => None,
         };
         let story = match original_story {
             Some(s) => {
                 if let StoryRef::Existing(id) = s {
-                    clusterer
-                        .restore(id, v, r.article.published)
-                        .map_err(cluster_err(&r.article.id))?;
+                    clusterer.restore(id, v, r.article.published).map_err(cluster_err(&r.article.id))?;
                 }
                 report.with_original += 1;
                 s
             }
             None => {
-                let a = clusterer
-                    .assign(v, r.article.published)
-                    .map_err(cluster_err(&r.article.id))?;
+                let a = clusterer.assign(v, r.article.published).map_err(cluster_err(&r.article.id))?;
                 if a.started_new {
                     report.new_stories += 1;
                 } else {
@@ -422,8 +348,7 @@ pub fn synthesize_dirty(
         let cands = chorus_synth::candidates(&sources, config);
         let reports: BTreeSet<&str> = sources.iter().map(|r| r.report_id()).collect();
         let vectors = if reports.len() >= 2 {
-            let (v, fresh) =
-                sentence_vectors(store, embedder, cands.iter().map(|c| c.text.as_str()))?;
+            let (v, fresh) = sentence_vectors(store, embedder, cands.iter().map(|c| c.text.as_str()))?;
             report.sentences_embedded += fresh;
             Some(v)
         } else {
@@ -431,17 +356,7 @@ pub fn synthesize_dirty(
         };
         let texts: Vec<StoryArticle> = chorus_synth::editions(&sources)
             .iter()
-            .map(|lang| {
-                chorus_synth::write(
-                    *story,
-                    &sources,
-                    &cands,
-                    vectors.as_deref(),
-                    lang,
-                    config,
-                    now,
-                )
-            })
+            .map(|lang| chorus_synth::write(*story, &sources, &cands, vectors.as_deref(), lang, config, now))
             .collect();
         store.put_story_texts(*story, &texts)?;
         report.stories += 1;
@@ -463,9 +378,7 @@ fn sentence_vectors<'a>(
     let mut cached = store.sentence_vectors(embedder.model_id(), &keys)?;
     let missing: Vec<usize> = {
         let mut seen = BTreeSet::new();
-        (0..texts.len())
-            .filter(|&i| !cached.contains_key(&keys[i]) && seen.insert(keys[i]))
-            .collect()
+        (0..texts.len()).filter(|&i| !cached.contains_key(&keys[i]) && seen.insert(keys[i])).collect()
     };
     if !missing.is_empty() {
         let batch: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
@@ -474,10 +387,7 @@ fn sentence_vectors<'a>(
         store.put_sentence_vectors(embedder.model_id(), &rows)?;
         cached.extend(rows);
     }
-    let out = keys
-        .iter()
-        .map(|k| cached.get(k).cloned().unwrap_or_default())
-        .collect();
+    let out = keys.iter().map(|k| cached.get(k).cloned().unwrap_or_default()).collect();
     Ok((out, missing.len()))
 }
 
@@ -510,17 +420,13 @@ pub fn process(
 ) -> Result<ProcessReport> {
     let mut r = ProcessReport::default();
     let t = std::time::Instant::now();
-    r.embedded = embed_pending(store, embedder, config.lead_chars, |d, n| {
-        progress("embed", d, n)
-    })?;
+    r.embedded = embed_pending(store, embedder, config.lead_chars, |d, n| progress("embed", d, n))?;
     r.embed_secs = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
     r.cluster = cluster_pending(store, embedder.model_id(), embedder.dim(), config.cluster)?;
     r.cluster_secs = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
-    r.synth = synthesize_dirty(store, embedder, &config.synth, |d, n| {
-        progress("synthesise", d, n)
-    })?;
+    r.synth = synthesize_dirty(store, embedder, &config.synth, |d, n| progress("synthesise", d, n))?;
     r.synth_secs = t.elapsed().as_secs_f64();
     Ok(r)
 }

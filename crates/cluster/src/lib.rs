@@ -29,12 +29,7 @@ pub struct ClusterConfig {
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig {
-            threshold: 0.45,
-            window_days: 7.0,
-            max_story_days: 21.0,
-            centre: true,
-        }
+        ClusterConfig { threshold: 0.45, window_days: 7.0, max_story_days: 21.0, centre: true }
     }
 }
 
@@ -90,7 +85,12 @@ pub struct OnlineClusterer {
     dim: usize,
     mean_sum: Vec<f64>,
     mean_n: usize,
+    /// Stories open to new articles.
     stories: Vec<StoryState>,
+    /// Stories closed for good (out of the time window or past their lifetime).
+    closed: usize,
+    /// Newest article time seen.
+    newest: Option<DateTime<Utc>>,
     created: usize,
 }
 
@@ -103,6 +103,8 @@ impl OnlineClusterer {
             mean_sum: vec![0.0; dim],
             mean_n: 0,
             stories: Vec::new(),
+            closed: 0,
+            newest: None,
             created: 0,
         }
     }
@@ -114,15 +116,29 @@ impl OnlineClusterer {
 
     /// Number of stories it knows.
     pub fn story_count(&self) -> usize {
+        self.stories.len() + self.closed
+    }
+
+    /// Number of stories still open to new articles (those compared on each arrival).
+    pub fn open_story_count(&self) -> usize {
         self.stories.len()
+    }
+
+    /// Closes stories that no article at or after `t` can join any more, so the work per
+    /// article depends on the stories of the last few days, not on all stories ever.
+    fn close_stale(&mut self, t: DateTime<Utc>, window: chrono::Duration, lifetime: chrono::Duration) {
+        let before = self.stories.len();
+        self.stories.retain(|s| {
+            let too_quiet = s.latest.is_some_and(|l| t - l > window);
+            let too_old = s.earliest.is_some_and(|e| t - e > lifetime);
+            !(too_quiet || too_old)
+        });
+        self.closed += before - self.stories.len();
     }
 
     fn check(&self, v: &[f32]) -> Result<(), ClusterError> {
         if v.len() != self.dim {
-            return Err(ClusterError::Dimension {
-                got: v.len(),
-                want: self.dim,
-            });
+            return Err(ClusterError::Dimension { got: v.len(), want: self.dim });
         }
         if !v.iter().all(|x| x.is_finite()) {
             return Err(ClusterError::NonFinite);
@@ -142,18 +158,9 @@ impl OnlineClusterer {
     }
 
     /// Adds an already-clustered article back to its stored story (after a restart).
-    pub fn restore(
-        &mut self,
-        story_id: i64,
-        v: &[f32],
-        time: Option<DateTime<Utc>>,
-    ) -> Result<(), ClusterError> {
+    pub fn restore(&mut self, story_id: i64, v: &[f32], time: Option<DateTime<Utc>>) -> Result<(), ClusterError> {
         self.check(v)?;
-        let idx = match self
-            .stories
-            .iter()
-            .position(|s| s.story == StoryRef::Existing(story_id))
-        {
+        let idx = match self.stories.iter().position(|s| s.story == StoryRef::Existing(story_id)) {
             Some(i) => i,
             None => {
                 self.stories.push(StoryState {
@@ -189,27 +196,25 @@ impl OnlineClusterer {
         if !self.config.centre || self.mean_n == 0 {
             return vec![0.0; self.dim];
         }
-        self.mean_sum
-            .iter()
-            .map(|m| (*m / self.mean_n as f64) as f32)
-            .collect()
+        self.mean_sum.iter().map(|m| (*m / self.mean_n as f64) as f32).collect()
     }
 
     /// Puts an article into the best story within the window, or starts a new one.
-    pub fn assign(
-        &mut self,
-        v: &[f32],
-        time: Option<DateTime<Utc>>,
-    ) -> Result<Assignment, ClusterError> {
+    pub fn assign(&mut self, v: &[f32], time: Option<DateTime<Utc>>) -> Result<Assignment, ClusterError> {
         self.check(v)?;
         let mu = self.mean();
         let centred: Vec<f32> = v.iter().zip(&mu).map(|(x, m)| x - m).collect();
         let vn = norm(&centred);
         let days = |d: f64| chrono::Duration::milliseconds((d * 86_400_000.0) as i64);
-        let (window, lifetime) = (
-            days(self.config.window_days),
-            days(self.config.max_story_days),
-        );
+        let (window, lifetime) = (days(self.config.window_days), days(self.config.max_story_days));
+        // Articles arrive in time order, so stories closed now stay closed; an article
+        // older than the newest one seen cannot reopen them.
+        if let Some(t) = time
+            && self.newest.is_none_or(|n| t > n)
+        {
+            self.newest = Some(t);
+            self.close_stale(t, window, lifetime);
+        }
         let mut best: Option<(usize, f32)> = None;
         for (i, s) in self.stories.iter().enumerate() {
             if let (Some(t), Some(latest)) = (time, s.latest)
@@ -229,11 +234,7 @@ impl OnlineClusterer {
                 dot += c * x;
                 cn += c * c;
             }
-            let sim = if vn == 0.0 || cn == 0.0 {
-                0.0
-            } else {
-                dot / (vn * cn.sqrt())
-            };
+            let sim = if vn == 0.0 || cn == 0.0 { 0.0 } else { dot / (vn * cn.sqrt()) };
             if best.is_none_or(|(_, b)| sim > b) {
                 best = Some((i, sim));
             }
@@ -242,29 +243,15 @@ impl OnlineClusterer {
         match best {
             Some((i, sim)) if sim >= self.config.threshold => {
                 Self::add(&mut self.stories[i], v, time);
-                Ok(Assignment {
-                    story: self.stories[i].story,
-                    started_new: false,
-                    best_similarity,
-                })
+                Ok(Assignment { story: self.stories[i].story, started_new: false, best_similarity })
             }
             _ => {
                 let story = StoryRef::New(self.created);
                 self.created += 1;
-                let mut s = StoryState {
-                    story,
-                    sum: vec![0.0; self.dim],
-                    n: 0,
-                    latest: None,
-                    earliest: None,
-                };
+                let mut s = StoryState { story, sum: vec![0.0; self.dim], n: 0, latest: None, earliest: None };
                 Self::add(&mut s, v, time);
                 self.stories.push(s);
-                Ok(Assignment {
-                    story,
-                    started_new: true,
-                    best_similarity,
-                })
+                Ok(Assignment { story, started_new: true, best_similarity })
             }
         }
     }
@@ -300,9 +287,8 @@ mod tests {
     fn groups_same_event_and_separates_others() {
         let dim = 32;
         let mut c = OnlineClusterer::new(ClusterConfig::default(), dim);
-        let items: Vec<(usize, Vec<f32>)> = (0..12)
-            .map(|i| (i % 4, event_vec(i % 4, 0.02 * (i / 4) as f32, dim)))
-            .collect();
+        let items: Vec<(usize, Vec<f32>)> =
+            (0..12).map(|i| (i % 4, event_vec(i % 4, 0.02 * (i / 4) as f32, dim))).collect();
         for (_, v) in &items {
             c.observe(v).unwrap();
         }
@@ -312,11 +298,7 @@ mod tests {
         }
         for i in 0..items.len() {
             for j in 0..items.len() {
-                assert_eq!(
-                    items[i].0 == items[j].0,
-                    story_of[i] == story_of[j],
-                    "items {i} and {j}"
-                );
+                assert_eq!(items[i].0 == items[j].0, story_of[i] == story_of[j], "items {i} and {j}");
             }
         }
         assert_eq!(c.story_count(), 4);
@@ -325,33 +307,19 @@ mod tests {
     #[test]
     fn without_centring_the_shared_component_merges_everything() {
         let dim = 32;
-        let cfg = ClusterConfig {
-            centre: false,
-            threshold: 0.55,
-            ..Default::default()
-        };
+        let cfg = ClusterConfig { centre: false, threshold: 0.55, ..Default::default() };
         let mut c = OnlineClusterer::new(cfg, dim);
         for e in 0..4 {
             c.observe(&event_vec(e, 0.0, dim)).unwrap();
             c.assign(&event_vec(e, 0.0, dim), day(5)).unwrap();
         }
-        assert_eq!(
-            c.story_count(),
-            1,
-            "raw cosines of these vectors are all high"
-        );
+        assert_eq!(c.story_count(), 1, "raw cosines of these vectors are all high");
     }
 
     #[test]
     fn time_window_keeps_old_stories_closed() {
         let dim = 32;
-        let mut c = OnlineClusterer::new(
-            ClusterConfig {
-                window_days: 3.0,
-                ..Default::default()
-            },
-            dim,
-        );
+        let mut c = OnlineClusterer::new(ClusterConfig { window_days: 3.0, ..Default::default() }, dim);
         let others: Vec<Vec<f32>> = (1..6).map(|e| event_vec(e, 0.0, dim)).collect();
         for v in &others {
             c.observe(v).unwrap();
@@ -369,11 +337,7 @@ mod tests {
     #[test]
     fn stories_stop_growing_after_their_lifetime() {
         let dim = 32;
-        let cfg = ClusterConfig {
-            window_days: 3.0,
-            max_story_days: 5.0,
-            ..Default::default()
-        };
+        let cfg = ClusterConfig { window_days: 3.0, max_story_days: 5.0, ..Default::default() };
         let mut c = OnlineClusterer::new(cfg, dim);
         for e in 1..6 {
             c.observe(&event_vec(e, 0.0, dim)).unwrap();
@@ -381,9 +345,7 @@ mod tests {
         let a = event_vec(0, 0.0, dim);
         c.observe(&a).unwrap();
         // Daily articles chain within the 3-day window, but not past day 1 + 5.
-        let stories: Vec<StoryRef> = (1..=8)
-            .map(|d| c.assign(&a, day(d)).unwrap().story)
-            .collect();
+        let stories: Vec<StoryRef> = (1..=8).map(|d| c.assign(&a, day(d)).unwrap().story).collect();
         assert!(stories[..6].iter().all(|s| *s == stories[0]), "{stories:?}");
         assert_ne!(stories[6], stories[0]);
     }
@@ -407,14 +369,8 @@ mod tests {
     #[test]
     fn bad_vectors_are_errors_not_panics() {
         let mut c = OnlineClusterer::new(ClusterConfig::default(), 4);
-        assert_eq!(
-            c.assign(&[1.0, 0.0], None),
-            Err(ClusterError::Dimension { got: 2, want: 4 })
-        );
-        assert_eq!(
-            c.observe(&[f32::NAN, 0.0, 0.0, 0.0]),
-            Err(ClusterError::NonFinite)
-        );
+        assert_eq!(c.assign(&[1.0, 0.0], None), Err(ClusterError::Dimension { got: 2, want: 4 }));
+        assert_eq!(c.observe(&[f32::NAN, 0.0, 0.0, 0.0]), Err(ClusterError::NonFinite));
         // A zero vector and undated articles are fine.
         assert!(c.assign(&[0.0; 4], None).unwrap().started_new);
     }

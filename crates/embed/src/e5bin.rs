@@ -46,11 +46,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or("file is truncated")?;
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or("file is truncated")?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -86,14 +82,8 @@ struct Entry {
 
 /// Reads and dequantises the model file at `path`.
 pub fn load(path: &Path, device: &Device) -> Result<E5Weights, EmbedError> {
-    let buf = std::fs::read(path).map_err(|source| EmbedError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(&buf, device).map_err(|reason| EmbedError::BadModel {
-        path: path.to_path_buf(),
-        reason,
-    })
+    let buf = std::fs::read(path).map_err(|source| EmbedError::Io { path: path.to_path_buf(), source })?;
+    parse(&buf, device).map_err(|reason| EmbedError::BadModel { path: path.to_path_buf(), reason })
 }
 
 fn parse(buf: &[u8], device: &Device) -> Result<E5Weights, String> {
@@ -101,21 +91,12 @@ fn parse(buf: &[u8], device: &Device) -> Result<E5Weights, String> {
         return Err("not an E5S1 model file (bad magic)".into());
     }
     let mut c = Cursor { buf, pos: 8 };
-    let (hidden, layers, heads, ffn, vocab, max_positions, type_vocab) = (
-        c.dim()?,
-        c.dim()?,
-        c.dim()?,
-        c.dim()?,
-        c.dim()?,
-        c.dim()?,
-        c.dim()?,
-    );
+    let (hidden, layers, heads, ffn, vocab, max_positions, type_vocab) =
+        (c.dim()?, c.dim()?, c.dim()?, c.dim()?, c.dim()?, c.dim()?, c.dim()?);
     let eps = f32::from_bits(c.u32()?) as f64;
     let _block = c.u32()?;
     if hidden == 0 || hidden % 32 != 0 || ffn % 32 != 0 || heads == 0 || hidden % heads != 0 {
-        return Err(format!(
-            "implausible dimensions hidden={hidden} ffn={ffn} heads={heads}"
-        ));
+        return Err(format!("implausible dimensions hidden={hidden} ffn={ffn} heads={heads}"));
     }
     let pieces = c.dim()?;
     c.skip(16)?; // bos, eos, pad, unk
@@ -129,25 +110,14 @@ fn parse(buf: &[u8], device: &Device) -> Result<E5Weights, String> {
     let mut dir: HashMap<String, Entry> = HashMap::new();
     for _ in 0..n_entries {
         let name_len = c.u16()? as usize;
-        let name = String::from_utf8(c.take(name_len)?.to_vec())
-            .map_err(|_| "tensor name is not UTF-8")?;
+        let name = String::from_utf8(c.take(name_len)?.to_vec()).map_err(|_| "tensor name is not UTF-8")?;
         let _dtype = c.take(1)?[0];
         let elements = c.u32()? as usize;
         let offset = usize::try_from(c.u64()?).map_err(|_| "offset too large")?;
         let bytes = usize::try_from(c.u64()?).map_err(|_| "size too large")?;
-        dir.insert(
-            name,
-            Entry {
-                elements,
-                offset,
-                bytes,
-            },
-        );
+        dir.insert(name, Entry { elements, offset, bytes });
     }
-    let entry = |name: &str| {
-        dir.get(name)
-            .ok_or_else(|| format!("tensor {name} missing"))
-    };
+    let entry = |name: &str| dir.get(name).ok_or_else(|| format!("tensor {name} missing"));
     let slice = |e: &Entry, n: usize| -> Result<&[u8], String> {
         e.offset
             .checked_add(n)
@@ -174,39 +144,18 @@ fn parse(buf: &[u8], device: &Device) -> Result<E5Weights, String> {
         let e = entry(name)?;
         let n: usize = shape.iter().product();
         if e.elements < n {
-            return Err(format!(
-                "tensor {name} has {} elements, expected {n}",
-                e.elements
-            ));
+            return Err(format!("tensor {name} has {} elements, expected {n}", e.elements));
         }
         let data = slice(e, n * 4)?;
-        let v: Vec<f32> = data
-            .chunks_exact(4)
-            .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-            .collect();
+        let v: Vec<f32> = data.chunks_exact(4).map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]])).collect();
         Tensor::from_vec(v, shape, device).map_err(|e| e.to_string())
     };
     let mut t = HashMap::new();
-    t.insert(
-        "embeddings.word_embeddings.weight".to_string(),
-        q4("emb.word", vocab, hidden)?,
-    );
-    t.insert(
-        "embeddings.position_embeddings.weight".to_string(),
-        f32s("emb.pos", &[max_positions, hidden])?,
-    );
-    t.insert(
-        "embeddings.token_type_embeddings.weight".to_string(),
-        f32s("emb.type", &[type_vocab, hidden])?,
-    );
-    t.insert(
-        "embeddings.LayerNorm.weight".to_string(),
-        f32s("emb.ln.w", &[hidden])?,
-    );
-    t.insert(
-        "embeddings.LayerNorm.bias".to_string(),
-        f32s("emb.ln.b", &[hidden])?,
-    );
+    t.insert("embeddings.word_embeddings.weight".to_string(), q4("emb.word", vocab, hidden)?);
+    t.insert("embeddings.position_embeddings.weight".to_string(), f32s("emb.pos", &[max_positions, hidden])?);
+    t.insert("embeddings.token_type_embeddings.weight".to_string(), f32s("emb.type", &[type_vocab, hidden])?);
+    t.insert("embeddings.LayerNorm.weight".to_string(), f32s("emb.ln.w", &[hidden])?);
+    t.insert("embeddings.LayerNorm.bias".to_string(), f32s("emb.ln.b", &[hidden])?);
     for l in 0..layers {
         let p = format!("encoder.layer.{l}.");
         for (hf, k, rows, cols) in [
@@ -217,40 +166,15 @@ fn parse(buf: &[u8], device: &Device) -> Result<E5Weights, String> {
             ("intermediate.dense", "fi", ffn, hidden),
             ("output.dense", "fo", hidden, ffn),
         ] {
-            t.insert(
-                format!("{p}{hf}.weight"),
-                q4(&format!("l{l}.{k}.w"), rows, cols)?,
-            );
-            t.insert(
-                format!("{p}{hf}.bias"),
-                f32s(&format!("l{l}.{k}.b"), &[rows])?,
-            );
+            t.insert(format!("{p}{hf}.weight"), q4(&format!("l{l}.{k}.w"), rows, cols)?);
+            t.insert(format!("{p}{hf}.bias"), f32s(&format!("l{l}.{k}.b"), &[rows])?);
         }
-        for (hf, k) in [
-            ("attention.output.LayerNorm", "aln"),
-            ("output.LayerNorm", "oln"),
-        ] {
-            t.insert(
-                format!("{p}{hf}.weight"),
-                f32s(&format!("l{l}.{k}.w"), &[hidden])?,
-            );
-            t.insert(
-                format!("{p}{hf}.bias"),
-                f32s(&format!("l{l}.{k}.b"), &[hidden])?,
-            );
+        for (hf, k) in [("attention.output.LayerNorm", "aln"), ("output.LayerNorm", "oln")] {
+            t.insert(format!("{p}{hf}.weight"), f32s(&format!("l{l}.{k}.w"), &[hidden])?);
+            t.insert(format!("{p}{hf}.bias"), f32s(&format!("l{l}.{k}.b"), &[hidden])?);
         }
     }
-    Ok(E5Weights {
-        tensors: t,
-        hidden,
-        layers,
-        heads,
-        ffn,
-        vocab,
-        max_positions,
-        type_vocab,
-        eps,
-    })
+    Ok(E5Weights { tensors: t, hidden, layers, heads, ffn, vocab, max_positions, type_vocab, eps })
 }
 
 #[cfg(test)]

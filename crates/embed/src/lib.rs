@@ -105,10 +105,7 @@ impl E5Embedder {
             .map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", tok_path.display())))?;
         let max_tokens = max_tokens.clamp(8, max_positions);
         tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: max_tokens,
-                ..Default::default()
-            }))
+            .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(Some(PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
@@ -116,13 +113,7 @@ impl E5Embedder {
             pad_token: "<pad>".into(),
             ..Default::default()
         }));
-        Ok(E5Embedder {
-            model,
-            tokenizer,
-            device,
-            max_tokens,
-            batch_size: 16,
-        })
+        Ok(E5Embedder { model, tokenizer, device, max_tokens, batch_size: 16 })
     }
 
     /// Token limit per input.
@@ -131,18 +122,10 @@ impl E5Embedder {
     }
 
     fn embed_batch(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let enc = self
-            .tokenizer
-            .encode_batch(texts, true)
-            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        let ids = enc
-            .iter()
-            .map(|e| Tensor::new(e.get_ids(), &self.device))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mask = enc
-            .iter()
-            .map(|e| Tensor::new(e.get_attention_mask(), &self.device))
-            .collect::<Result<Vec<_>, _>>()?;
+        let enc = self.tokenizer.encode_batch(texts, true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let ids = enc.iter().map(|e| Tensor::new(e.get_ids(), &self.device)).collect::<Result<Vec<_>, _>>()?;
+        let mask =
+            enc.iter().map(|e| Tensor::new(e.get_attention_mask(), &self.device)).collect::<Result<Vec<_>, _>>()?;
         let ids = Tensor::stack(&ids, 0)?;
         let mask = Tensor::stack(&mask, 0)?;
         let token_types = ids.zeros_like()?;
@@ -173,13 +156,11 @@ impl Embedder for E5Embedder {
         for chunk in order.chunks(self.batch_size) {
             let batch: Vec<String> = chunk
                 .iter()
-                .map(|&i| {
-                    if texts[i].trim().is_empty() {
-                        E5_QUERY_PREFIX.trim().to_string()
-                    } else {
-                        texts[i].clone()
-                    }
-                })
+                .map(
+                    |&i| {
+                        if texts[i].trim().is_empty() { E5_QUERY_PREFIX.trim().to_string() } else { texts[i].clone() }
+                    },
+                )
                 .collect();
             for (&i, v) in chunk.iter().zip(self.embed_batch(batch)?) {
                 out[i] = v;
@@ -197,11 +178,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         na += x * x;
         nb += y * y;
     }
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na.sqrt() * nb.sqrt())
-    }
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
 }
 
 /// Sets the number of threads model inference may use. Call before the first embedding;

@@ -18,13 +18,8 @@ fn load() -> Option<E5Embedder> {
     }
     let dir = std::env::var_os("CHORUS_MODEL_DIR")
         .map(Into::into)
-        .unwrap_or_else(|| {
-            fetch::default_cache_dir()
-                .join("models")
-                .join("multilingual-e5-small")
-        });
-    let dir =
-        fetch::ensure(&dir, &fetch::E5_FILES, |_| {}).expect("model files fetched and verified");
+        .unwrap_or_else(|| fetch::default_cache_dir().join("models").join("multilingual-e5-small"));
+    let dir = fetch::ensure(&dir, &fetch::E5_FILES, |_| {}).expect("model files fetched and verified");
     Some(E5Embedder::load(&dir, 128).expect("model loads"))
 }
 
@@ -52,12 +47,7 @@ fn same_event_across_languages_is_closer_than_other_events() {
     let c = |i: usize, j: usize| cosine(&v[i], &v[j]);
     for (i, j) in [(0, 1), (0, 2), (1, 2), (3, 4)] {
         for (k, l) in [(0, 3), (0, 5), (1, 4), (2, 5), (3, 5), (4, 5)] {
-            assert!(
-                c(i, j) > c(k, l) + 0.03,
-                "same event {i}-{j} = {} vs other {k}-{l} = {}",
-                c(i, j),
-                c(k, l)
-            );
+            assert!(c(i, j) > c(k, l) + 0.03, "same event {i}-{j} = {} vs other {k}-{l} = {}", c(i, j), c(k, l));
         }
     }
     assert!(c(0, 1) > 0.85 && c(0, 3) < 0.85, "{} {}", c(0, 1), c(0, 3));

@@ -45,11 +45,7 @@ impl std::fmt::Display for Issue {
             Severity::Rejected => "rejected",
         };
         match &self.id {
-            Some(id) => write!(
-                f,
-                "line {}: {what}: {} (id {id:?})",
-                self.line, self.message
-            ),
+            Some(id) => write!(f, "line {}: {what}: {} (id {id:?})", self.line, self.message),
             None => write!(f, "line {}: {what}: {}", self.line, self.message),
         }
     }
@@ -106,10 +102,7 @@ pub fn parse_published(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc2822(s) {
         return Some(t.with_timezone(&Utc));
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
 }
 
 /// Reads JSONL articles from `input`. I/O errors end the read and are returned; every
@@ -128,46 +121,24 @@ pub fn read_jsonl(mut input: impl BufRead) -> std::io::Result<Batch> {
         line_no += 1;
         let raw_bytes = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let raw_bytes = raw_bytes.strip_suffix(b"\r").unwrap_or(raw_bytes);
-        let raw_bytes = if line_no == 1 {
-            raw_bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw_bytes)
-        } else {
-            raw_bytes
-        };
+        let raw_bytes =
+            if line_no == 1 { raw_bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw_bytes) } else { raw_bytes };
         if raw_bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         batch.lines += 1;
         let raw = String::from_utf8_lossy(raw_bytes).into_owned();
         let reject = |batch: &mut Batch, id: Option<String>, reason: String| {
-            batch.issues.push(Issue {
-                line: line_no,
-                id,
-                severity: Severity::Rejected,
-                message: reason.clone(),
-            });
-            batch.rejected.push(Rejected {
-                line: line_no,
-                raw: raw.clone(),
-                reason,
-            });
+            batch.issues.push(Issue { line: line_no, id, severity: Severity::Rejected, message: reason.clone() });
+            batch.rejected.push(Rejected { line: line_no, raw: raw.clone(), reason });
         };
         if raw_bytes.len() > MAX_LINE_BYTES {
-            reject(
-                &mut batch,
-                None,
-                format!(
-                    "line is {} bytes, over the {} limit",
-                    raw_bytes.len(),
-                    MAX_LINE_BYTES
-                ),
-            );
+            reject(&mut batch, None, format!("line is {} bytes, over the {} limit", raw_bytes.len(), MAX_LINE_BYTES));
             continue;
         }
         let mut warnings = Vec::new();
         if std::str::from_utf8(raw_bytes).is_err() {
-            warnings.push(
-                "line is not valid UTF-8; invalid bytes were replaced with U+FFFD".to_string(),
-            );
+            warnings.push("line is not valid UTF-8; invalid bytes were replaced with U+FFFD".to_string());
         }
         let parsed: RawArticle = match serde_json::from_str(&raw) {
             Ok(p) => p,
@@ -184,66 +155,39 @@ pub fn read_jsonl(mut input: impl BufRead) -> std::io::Result<Batch> {
                 continue;
             }
         };
-        let title = parsed
-            .title
-            .map(|t| t.trim().to_string())
-            .unwrap_or_default();
-        let text = parsed
-            .text
-            .map(|t| t.trim().to_string())
-            .unwrap_or_default();
+        let title = parsed.title.map(|t| t.trim().to_string()).unwrap_or_default();
+        let text = parsed.text.map(|t| t.trim().to_string()).unwrap_or_default();
         if text.is_empty() {
-            reject(
-                &mut batch,
-                Some(id),
-                "empty \"text\": an article needs a body".into(),
-            );
+            reject(&mut batch, Some(id), "empty \"text\": an article needs a body".into());
             continue;
         }
         let url = parsed.url.map(|u| u.trim().to_string()).unwrap_or_default();
         if url.is_empty() {
             warnings.push("no \"url\"".into());
         }
-        let outlet = match parsed
-            .outlet
-            .map(|o| o.trim().to_string())
-            .filter(|o| !o.is_empty())
-        {
+        let outlet = match parsed.outlet.map(|o| o.trim().to_string()).filter(|o| !o.is_empty()) {
             Some(o) => o,
             None => {
                 warnings.push("no \"outlet\"; recorded as \"unknown outlet\"".into());
                 "unknown outlet".into()
             }
         };
-        let published = match parsed
-            .published
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
+        let published = match parsed.published.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             None => None,
             Some(p) => match parse_published(p) {
                 Some(t) => Some(t),
                 None => {
-                    warnings.push(format!(
-                        "\"published\" {p:?} is not an RFC 3339 time; left empty"
-                    ));
+                    warnings.push(format!("\"published\" {p:?} is not an RFC 3339 time; left empty"));
                     None
                 }
             },
         };
-        let declared = parsed
-            .lang
-            .as_deref()
-            .map(str::trim)
-            .filter(|l| !l.is_empty());
+        let declared = parsed.lang.as_deref().map(str::trim).filter(|l| !l.is_empty());
         let (lang, lang_detected) = match declared.map(lang::normalize_code) {
             Some(LangCode::Known(code)) => (code, false),
             other => {
                 if let (Some(LangCode::Invalid), Some(d)) = (&other, declared) {
-                    warnings.push(format!(
-                        "\"lang\" {d:?} is not a language code; detecting it instead"
-                    ));
+                    warnings.push(format!("\"lang\" {d:?} is not a language code; detecting it instead"));
                 }
                 match lang::detect(&format!("{title}\n{text}")) {
                     Some(d) => {
@@ -262,16 +206,7 @@ pub fn read_jsonl(mut input: impl BufRead) -> std::io::Result<Batch> {
                 }
             }
         };
-        let article = Article {
-            id: id.clone(),
-            url,
-            outlet,
-            lang,
-            lang_detected,
-            published,
-            title,
-            text,
-        };
+        let article = Article { id: id.clone(), url, outlet, lang, lang_detected, published, title, text };
         if let Some((first_line, first)) = seen.get(&id) {
             if *first == article {
                 batch.issues.push(Issue {
@@ -284,20 +219,13 @@ pub fn read_jsonl(mut input: impl BufRead) -> std::io::Result<Batch> {
                 reject(
                     &mut batch,
                     Some(id),
-                    format!(
-                        "duplicate id: line {first_line} has the same id with different content"
-                    ),
+                    format!("duplicate id: line {first_line} has the same id with different content"),
                 );
             }
             continue;
         }
         for w in warnings {
-            batch.issues.push(Issue {
-                line: line_no,
-                id: Some(id.clone()),
-                severity: Severity::Warning,
-                message: w,
-            });
+            batch.issues.push(Issue { line: line_no, id: Some(id.clone()), severity: Severity::Warning, message: w });
         }
         seen.insert(id, (line_no, article.clone()));
         batch.articles.push((line_no, article));
@@ -325,10 +253,7 @@ mod tests {
         assert_eq!(b.articles.len(), 2);
         assert_eq!(b.articles[0].1.lang, "de");
         assert!(!b.articles[0].1.lang_detected);
-        assert_eq!(
-            b.articles[0].1.published.unwrap().to_rfc3339(),
-            "2026-01-06T09:00:00+00:00"
-        );
+        assert_eq!(b.articles[0].1.published.unwrap().to_rfc3339(), "2026-01-06T09:00:00+00:00");
         assert_eq!(b.articles[1].1.lang, "fr");
         assert!(b.articles[1].1.lang_detected);
         assert_eq!(b.articles[1].0, 3, "line numbers count blank lines");
@@ -359,32 +284,17 @@ mod tests {
         assert!(b.rejected[2].reason.contains("duplicate id: line 1"));
         assert_eq!(b.rejected[0].raw, r#"{"id":"broken", "text": "#);
         let msgs: Vec<String> = b.issues.iter().map(ToString::to_string).collect();
-        assert!(
-            msgs.iter()
-                .any(|m| m.starts_with("line 4: warning: \"lang\" \"klingon\"")),
-            "{msgs:?}"
-        );
-        assert!(
-            msgs.iter()
-                .any(|m| m.starts_with("line 6: warning: repeats line 1")),
-            "{msgs:?}"
-        );
-        assert!(
-            msgs.iter()
-                .any(|m| m.starts_with("line 9: warning: \"published\" \"yesterday\"")),
-            "{msgs:?}"
-        );
+        assert!(msgs.iter().any(|m| m.starts_with("line 4: warning: \"lang\" \"klingon\"")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.starts_with("line 6: warning: repeats line 1")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.starts_with("line 9: warning: \"published\" \"yesterday\"")), "{msgs:?}");
         assert_eq!(b.lines, 9);
     }
 
     #[test]
     fn invalid_utf8_and_undetectable_language_are_kept_with_warnings() {
-        let mut input =
-            br#"{"id":"bytes","url":"u","outlet":"O","lang":"fr","title":"t","text":"caf"#.to_vec();
+        let mut input = br#"{"id":"bytes","url":"u","outlet":"O","lang":"fr","title":"t","text":"caf"#.to_vec();
         input.extend_from_slice(b"\xE9 cr\xE8me\"}\n");
-        input.extend_from_slice(
-            br#"{"id":"digits","url":"u","outlet":"O","title":"","text":"12345 67890"}"#,
-        );
+        input.extend_from_slice(br#"{"id":"digits","url":"u","outlet":"O","title":"","text":"12345 67890"}"#);
         let b = read_jsonl(&input[..]).unwrap();
         assert_eq!(b.articles.len(), 2);
         assert!(b.articles[0].1.text.contains('\u{FFFD}'));

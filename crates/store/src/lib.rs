@@ -144,12 +144,7 @@ pub fn vector_to_bytes(v: &[f32]) -> Vec<u8> {
 /// Decodes little-endian f32 bytes.
 pub fn vector_from_bytes(b: &[u8]) -> Result<Vec<f32>> {
     if !b.len().is_multiple_of(4) {
-        return Err(StoreError::Corrupt(format!(
-            "vector blob of {} bytes is not a multiple of 4",
-            b.len()
-        )));
+        return Err(StoreError::Corrupt(format!("vector blob of {} bytes is not a multiple of 4", b.len())));
     }
-    Ok(b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }

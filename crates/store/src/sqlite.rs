@@ -1,8 +1,8 @@
 //! SQLite implementation of [`Store`] (bundled SQLite, WAL mode).
 
 use crate::{
-    ClusteredVector, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats,
-    vector_from_bytes, vector_to_bytes,
+    ClusteredVector, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats, vector_from_bytes,
+    vector_to_bytes,
 };
 use chorus_core::{Article, ArticleRecord, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Utc};
@@ -19,12 +19,10 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-const ARTICLE_COLUMNS: &str =
-    "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
+const ARTICLE_COLUMNS: &str = "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
 
 fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
 }
 
 fn fmt_time(t: &DateTime<Utc>) -> String {
@@ -68,10 +66,7 @@ impl SqliteStore {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::TooNew {
-                found: version,
-                known,
-            });
+            return Err(StoreError::TooNew { found: version, known });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction()?;
@@ -79,9 +74,7 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(SqliteStore {
-            conn: Mutex::new(conn),
-        })
+        Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -92,9 +85,7 @@ impl SqliteStore {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self.conn().pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 }
 
@@ -193,13 +184,10 @@ impl Store for SqliteStore {
 
     fn article_vectors(&self, model: &str, ids: &[String]) -> Result<HashMap<String, Vec<f32>>> {
         let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT vector FROM article_vectors WHERE article_id = ?1 AND model = ?2",
-        )?;
+        let mut st = conn.prepare_cached("SELECT vector FROM article_vectors WHERE article_id = ?1 AND model = ?2")?;
         let mut out = HashMap::with_capacity(ids.len());
         for id in ids {
-            let blob: Option<Vec<u8>> =
-                st.query_row(params![id, model], |r| r.get(0)).optional()?;
+            let blob: Option<Vec<u8>> = st.query_row(params![id, model], |r| r.get(0)).optional()?;
             if let Some(b) = blob {
                 out.insert(id.clone(), vector_from_bytes(&b)?);
             }
@@ -214,20 +202,12 @@ impl Store for SqliteStore {
              ON v.article_id = a.id AND v.model = ?1 WHERE a.story_id IS NOT NULL ORDER BY a.seq",
         )?;
         let rows = st.query_map([model], |r| {
-            Ok((
-                r.get::<_, StoryId>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
+            Ok((r.get::<_, StoryId>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Vec<u8>>(2)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (story_id, published, blob) = row?;
-            out.push(ClusteredVector {
-                story_id,
-                published: parse_time(published),
-                vector: vector_from_bytes(&blob)?,
-            });
+            out.push(ClusteredVector { story_id, published: parse_time(published), vector: vector_from_bytes(&blob)? });
         }
         Ok(out)
     }
@@ -242,8 +222,7 @@ impl Store for SqliteStore {
         let mut created = Vec::with_capacity(new_stories);
         {
             let now = fmt_time(&Utc::now());
-            let mut mk =
-                tx.prepare_cached("INSERT INTO stories (created_at, dirty) VALUES (?1, 1)")?;
+            let mut mk = tx.prepare_cached("INSERT INTO stories (created_at, dirty) VALUES (?1, 1)")?;
             for _ in 0..new_stories {
                 mk.execute([&now])?;
                 created.push(tx.last_insert_rowid());
@@ -254,15 +233,11 @@ impl Store for SqliteStore {
                 let story = match target {
                     Ok(id) => *id,
                     Err(k) => *created.get(*k).ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "assignment names new story {k} of {new_stories}"
-                        ))
+                        StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}"))
                     })?,
                 };
                 if set.execute(params![story, article])? != 1 {
-                    return Err(StoreError::Corrupt(format!(
-                        "no article {article} to assign"
-                    )));
+                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
                 }
                 dirty.execute([story])?;
             }
@@ -297,10 +272,8 @@ impl Store for SqliteStore {
                 "INSERT INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for t in texts {
-                let json = serde_json::to_string(t).map_err(|source| StoreError::Json {
-                    what: format!("story {story}"),
-                    source,
-                })?;
+                let json = serde_json::to_string(t)
+                    .map_err(|source| StoreError::Json { what: format!("story {story}"), source })?;
                 st.execute(params![story, t.lang, fmt_time(&t.written_at), json])?;
             }
         }
@@ -311,14 +284,10 @@ impl Store for SqliteStore {
 
     fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>> {
         let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT vector FROM sentence_vectors WHERE model = ?1 AND text_key = ?2",
-        )?;
+        let mut st = conn.prepare_cached("SELECT vector FROM sentence_vectors WHERE model = ?1 AND text_key = ?2")?;
         let mut out = HashMap::new();
         for &k in keys {
-            let blob: Option<Vec<u8>> = st
-                .query_row(params![model, k as i64], |r| r.get(0))
-                .optional()?;
+            let blob: Option<Vec<u8>> = st.query_row(params![model, k as i64], |r| r.get(0)).optional()?;
             if let Some(b) = blob {
                 out.insert(k, vector_from_bytes(&b)?);
             }
@@ -345,10 +314,9 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut titles: HashMap<StoryId, Vec<(String, String, String)>> = HashMap::new();
         {
-            let mut st = conn.prepare("SELECT story_id, lang, json_extract(article, '$.title'), written_at FROM story_texts")?;
-            let rows = st.query_map([], |r| {
-                Ok((r.get::<_, StoryId>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?;
+            let mut st =
+                conn.prepare("SELECT story_id, lang, json_extract(article, '$.title'), written_at FROM story_texts")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, StoryId>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             for row in rows {
                 let (id, lang, title, at) = row?;
                 titles.entry(id).or_default().push((lang, title, at));
@@ -375,26 +343,15 @@ impl Store for SqliteStore {
                 acc.push((id, Vec::new()));
             }
             if let Some((_, v)) = acc.last_mut() {
-                v.push(SourceFacts {
-                    lang,
-                    outlet,
-                    report,
-                    published: parse_time(published),
-                    title,
-                });
+                v.push(SourceFacts { lang, outlet, report, published: parse_time(published), title });
             }
         }
         let mut out: Vec<StorySummary> = acc
             .into_iter()
-            .map(|(id, arts)| {
-                summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[]))
-            })
+            .map(|(id, arts)| summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[])))
             .collect();
         out.sort_by(|a, b| {
-            b.n_independent
-                .cmp(&a.n_independent)
-                .then(b.last_published.cmp(&a.last_published))
-                .then(a.id.cmp(&b.id))
+            b.n_independent.cmp(&a.n_independent).then(b.last_published.cmp(&a.last_published)).then(a.id.cmp(&b.id))
         });
         Ok(out)
     }
@@ -406,18 +363,14 @@ impl Store for SqliteStore {
         }
         let articles: Vec<StoryArticle> = {
             let conn = self.conn();
-            let mut st = conn.prepare_cached(
-                "SELECT article FROM story_texts WHERE story_id = ?1 ORDER BY lang",
-            )?;
+            let mut st = conn.prepare_cached("SELECT article FROM story_texts WHERE story_id = ?1 ORDER BY lang")?;
             let rows = st.query_map([id], |r| r.get::<_, String>(0))?;
             let mut v = Vec::new();
             for json in rows {
                 let json = json?;
                 v.push(
-                    serde_json::from_str(&json).map_err(|source| StoreError::Json {
-                        what: format!("story {id}"),
-                        source,
-                    })?,
+                    serde_json::from_str(&json)
+                        .map_err(|source| StoreError::Json { what: format!("story {id}"), source })?,
                 );
             }
             v
@@ -432,23 +385,15 @@ impl Store for SqliteStore {
                 title: r.article.title.clone(),
             })
             .collect();
-        let titles: Vec<_> = articles
-            .iter()
-            .map(|a| (a.lang.clone(), a.title.clone(), fmt_time(&a.written_at)))
-            .collect();
+        let titles: Vec<_> =
+            articles.iter().map(|a| (a.lang.clone(), a.title.clone(), fmt_time(&a.written_at))).collect();
         let summary = summarize(id, &arts, &titles);
-        Ok(Some(StoryDetail {
-            summary,
-            sources,
-            articles,
-        }))
+        Ok(Some(StoryDetail { summary, sources, articles }))
     }
 
     fn stats(&self) -> Result<StoreStats> {
         let conn = self.conn();
-        let count = |sql: &str| -> Result<usize> {
-            Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize)
-        };
+        let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
         Ok(StoreStats {
             articles: count("SELECT COUNT(*) FROM articles")?,
             duplicates: count("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL")?,
@@ -470,11 +415,7 @@ struct SourceFacts {
 
 /// Builds a summary from its sources' facts and the written titles
 /// `(lang, title, written_at)`.
-fn summarize(
-    id: StoryId,
-    arts: &[SourceFacts],
-    titles: &[(String, String, String)],
-) -> StorySummary {
+fn summarize(id: StoryId, arts: &[SourceFacts], titles: &[(String, String, String)]) -> StorySummary {
     let mut lang_counts: Vec<(String, usize)> = Vec::new();
     for a in arts {
         match lang_counts.iter_mut().find(|(l, _)| *l == a.lang) {
@@ -484,12 +425,7 @@ fn summarize(
     }
     lang_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let languages: Vec<String> = lang_counts.into_iter().map(|(l, _)| l).collect();
-    let distinct = |f: fn(&SourceFacts) -> &str| {
-        arts.iter()
-            .map(f)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
-    };
+    let distinct = |f: fn(&SourceFacts) -> &str| arts.iter().map(f).collect::<std::collections::BTreeSet<_>>().len();
     let title = languages
         .first()
         .and_then(|l| titles.iter().find(|(tl, ..)| tl == l))
@@ -500,20 +436,14 @@ fn summarize(
     StorySummary {
         id,
         title,
-        titles: titles
-            .iter()
-            .map(|(l, t, _)| (l.clone(), t.clone()))
-            .collect(),
+        titles: titles.iter().map(|(l, t, _)| (l.clone(), t.clone())).collect(),
         languages,
         n_sources: arts.len(),
         n_independent: distinct(|a| a.report.as_str()),
         n_outlets: distinct(|a| a.outlet.as_str()),
         first_published: arts.iter().filter_map(|a| a.published).min(),
         last_published: arts.iter().filter_map(|a| a.published).max(),
-        updated: titles
-            .iter()
-            .filter_map(|(_, _, at)| parse_time(Some(at.clone())))
-            .max(),
+        updated: titles.iter().filter_map(|(_, _, at)| parse_time(Some(at.clone()))).max(),
     }
 }
 
@@ -529,9 +459,7 @@ mod tests {
             outlet: "Example".into(),
             lang: "en".into(),
             lang_detected: false,
-            published: DateTime::parse_from_rfc3339("2026-01-06T10:00:00Z")
-                .ok()
-                .map(|t| t.with_timezone(&Utc)),
+            published: DateTime::parse_from_rfc3339("2026-01-06T10:00:00Z").ok().map(|t| t.with_timezone(&Utc)),
             title: "Title".into(),
             text: text.into(),
         }
@@ -579,53 +507,23 @@ mod tests {
         let s = SqliteStore::open_in_memory().unwrap();
         let a = article("a", "one");
         let b = article("b", "one");
-        let out = s
-            .insert_articles(&[new(&a, "h1", None), new(&b, "h1", Some("a"))])
-            .unwrap();
+        let out = s.insert_articles(&[new(&a, "h1", None), new(&b, "h1", Some("a"))]).unwrap();
         assert_eq!(out, [InsertOutcome::Inserted, InsertOutcome::Inserted]);
         let a2 = article("a", "changed");
-        let out = s
-            .insert_articles(&[new(&a, "h1", None), new(&a2, "h2", None)])
-            .unwrap();
+        let out = s.insert_articles(&[new(&a, "h1", None), new(&a2, "h2", None)]).unwrap();
         assert_eq!(out, [InsertOutcome::Unchanged, InsertOutcome::Conflict]);
-        assert_eq!(
-            s.article("a").unwrap().unwrap().article.text,
-            "one",
-            "stored version kept"
-        );
+        assert_eq!(s.article("a").unwrap().unwrap().article.text, "one", "stored version kept");
         assert_eq!(s.article("b").unwrap().unwrap().report_id(), "a");
-        assert_eq!(
-            s.stats().unwrap(),
-            StoreStats {
-                articles: 2,
-                duplicates: 1,
-                stories: 0,
-                story_texts: 0
-            }
-        );
+        assert_eq!(s.stats().unwrap(), StoreStats { articles: 2, duplicates: 1, stories: 0, story_texts: 0 });
     }
 
     #[test]
     fn stories_assignment_texts_and_summaries() {
         let s = SqliteStore::open_in_memory().unwrap();
         let (a, b, c) = (article("a", "x"), article("b", "y"), article("c", "x"));
-        s.insert_articles(&[
-            new(&a, "1", None),
-            new(&b, "2", None),
-            new(&c, "3", Some("a")),
-        ])
-        .unwrap();
+        s.insert_articles(&[new(&a, "1", None), new(&b, "2", None), new(&c, "3", Some("a"))]).unwrap();
         assert_eq!(s.unclustered_articles().unwrap().len(), 3);
-        let created = s
-            .assign(
-                2,
-                &[
-                    ("a".into(), Err(0)),
-                    ("b".into(), Err(1)),
-                    ("c".into(), Err(0)),
-                ],
-            )
-            .unwrap();
+        let created = s.assign(2, &[("a".into(), Err(0)), ("b".into(), Err(1)), ("c".into(), Err(0))]).unwrap();
         assert_eq!(created.len(), 2);
         assert!(s.unclustered_articles().unwrap().is_empty());
         assert_eq!(s.dirty_stories().unwrap(), created);
@@ -644,23 +542,18 @@ mod tests {
             }]],
             unconfirmed: true,
         };
-        s.put_story_texts(created[0], std::slice::from_ref(&text))
-            .unwrap();
+        s.put_story_texts(created[0], std::slice::from_ref(&text)).unwrap();
         assert_eq!(s.dirty_stories().unwrap(), vec![created[1]]);
         let detail = s.story_detail(created[0]).unwrap().unwrap();
         assert_eq!(detail.articles, vec![text]);
         assert_eq!(detail.summary.n_sources, 2);
-        assert_eq!(
-            detail.summary.n_independent, 1,
-            "a copy is not an independent source"
-        );
+        assert_eq!(detail.summary.n_independent, 1, "a copy is not an independent source");
         assert_eq!(detail.summary.title, "Written <title>");
         let list = s.story_summaries().unwrap();
         assert_eq!(list.len(), 2);
         assert!(s.story_detail(12345).unwrap().is_none());
         // Re-assigning to an existing story marks it dirty again.
-        s.insert_articles(&[new(&article("d", "z"), "4", None)])
-            .unwrap();
+        s.insert_articles(&[new(&article("d", "z"), "4", None)]).unwrap();
         s.assign(0, &[("d".into(), Ok(created[0]))]).unwrap();
         assert_eq!(s.dirty_stories().unwrap(), created);
     }
@@ -671,16 +564,11 @@ mod tests {
         let a = article("a", "x");
         s.insert_articles(&[new(&a, "1", None)]).unwrap();
         assert_eq!(s.articles_without_vector("m").unwrap().len(), 1);
-        s.put_article_vectors("m", &[("a".into(), vec![0.5, -1.0])])
-            .unwrap();
+        s.put_article_vectors("m", &[("a".into(), vec![0.5, -1.0])]).unwrap();
         assert!(s.articles_without_vector("m").unwrap().is_empty());
         assert_eq!(s.articles_without_vector("other-model").unwrap().len(), 1);
-        assert_eq!(
-            s.article_vectors("m", &["a".into(), "zz".into()]).unwrap()["a"],
-            vec![0.5, -1.0]
-        );
-        s.put_sentence_vectors("m", &[(u64::MAX, vec![1.0])])
-            .unwrap();
+        assert_eq!(s.article_vectors("m", &["a".into(), "zz".into()]).unwrap()["a"], vec![0.5, -1.0]);
+        s.put_sentence_vectors("m", &[(u64::MAX, vec![1.0])]).unwrap();
         assert_eq!(s.sentence_vectors("m", &[u64::MAX, 7]).unwrap().len(), 1);
         assert!(vector_from_bytes(&[1, 2, 3]).is_err());
     }

@@ -90,12 +90,7 @@ pub fn candidates(sources: &[ArticleRecord], cfg: &SynthConfig) -> Vec<Candidate
                 break;
             }
             if plausible(&s, cfg) {
-                out.push(Candidate {
-                    source: i,
-                    position,
-                    of,
-                    text: s,
-                });
+                out.push(Candidate { source: i, position, of, text: s });
                 taken += 1;
             }
         }
@@ -103,17 +98,8 @@ pub fn candidates(sources: &[ArticleRecord], cfg: &SynthConfig) -> Vec<Candidate
         // contributes its longest sentence, so it is never silently ignored.
         if taken == 0 {
             let sentences = chorus_text::sentences::split(&rec.article.text, &rec.article.lang);
-            if let Some((position, s)) = sentences
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, s)| s.chars().count())
-            {
-                out.push(Candidate {
-                    source: i,
-                    position,
-                    of: sentences.len(),
-                    text: s.clone(),
-                });
+            if let Some((position, s)) = sentences.iter().enumerate().max_by_key(|(_, s)| s.chars().count()) {
+                out.push(Candidate { source: i, position, of: sentences.len(), text: s.clone() });
             }
         }
     }
@@ -140,11 +126,8 @@ pub fn write(
     let report_of: Vec<&str> = sources.iter().map(|r| r.report_id()).collect();
     let reports: BTreeSet<&str> = report_of.iter().copied().collect();
     let n = cands.len();
-    let sims: Option<Vec<Vec<f32>>> = vectors.filter(|v| v.len() == n).map(|v| {
-        (0..n)
-            .map(|i| (0..n).map(|j| dot(&v[i], &v[j])).collect())
-            .collect()
-    });
+    let sims: Option<Vec<Vec<f32>>> =
+        vectors.filter(|v| v.len() == n).map(|v| (0..n).map(|i| (0..n).map(|j| dot(&v[i], &v[j])).collect()).collect());
 
     // Support: distinct reports with a sentence stating the same thing, and per report the
     // best matching passage.
@@ -181,24 +164,15 @@ pub fn write(
     };
     let score = |i: usize| -> f32 {
         let rel_pos = cands[i].position as f32 / cands[i].of.max(1) as f32;
-        support[i].len() as f32 + 0.5 * centrality[i] + 0.3 * (1.0 - rel_pos)
-            - 0.02 * cands[i].position as f32
+        support[i].len() as f32 + 0.5 * centrality[i] + 0.3 * (1.0 - rel_pos) - 0.02 * cands[i].position as f32
     };
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
     if sims.is_none() {
         // Without vectors: the opening sentences of the earliest source in the edition's
         // language, else of the earliest source.
-        let lead_source = (0..sources.len())
-            .find(|&s| sources[s].article.lang == edition)
-            .unwrap_or(0);
-        order.sort_by_key(|&i| {
-            (
-                cands[i].source != lead_source,
-                cands[i].source,
-                cands[i].position,
-            )
-        });
+        let lead_source = (0..sources.len()).find(|&s| sources[s].article.lang == edition).unwrap_or(0);
+        order.sort_by_key(|&i| (cands[i].source != lead_source, cands[i].source, cands[i].position));
     }
 
     let mut chosen: Vec<(usize, usize)> = Vec::new(); // (ranked candidate, quoted candidate)
@@ -207,9 +181,7 @@ pub fn write(
             break;
         }
         if let Some(sims) = &sims
-            && chosen.iter().any(|&(c, q)| {
-                sims[i][c] >= cfg.repeat_threshold || sims[i][q] >= cfg.repeat_threshold
-            })
+            && chosen.iter().any(|&(c, q)| sims[i][c] >= cfg.repeat_threshold || sims[i][q] >= cfg.repeat_threshold)
         {
             continue;
         }
@@ -262,20 +234,10 @@ pub fn write(
         }
         let n_independent = passages
             .iter()
-            .filter_map(|p| {
-                sources
-                    .iter()
-                    .find(|r| r.article.id == p.article_id)
-                    .map(ArticleRecord::report_id)
-            })
+            .filter_map(|p| sources.iter().find(|r| r.article.id == p.article_id).map(ArticleRecord::report_id))
             .collect::<BTreeSet<_>>()
             .len();
-        SynthSentence {
-            text: q.text.clone(),
-            lang: src.lang.clone(),
-            n_independent,
-            sources: passages,
-        }
+        SynthSentence { text: q.text.clone(), lang: src.lang.clone(), n_independent, sources: passages }
     };
 
     let lead_n = cfg.lead_sentences.min(chosen.len());
@@ -287,9 +249,7 @@ pub fn write(
         let tb = sources[cb.source].article.published;
         let ra = ca.position as f32 / ca.of.max(1) as f32;
         let rb = cb.position as f32 / cb.of.max(1) as f32;
-        ra.total_cmp(&rb)
-            .then(ta.cmp(&tb))
-            .then(ca.source.cmp(&cb.source))
+        ra.total_cmp(&rb).then(ta.cmp(&tb)).then(ca.source.cmp(&cb.source))
     });
     let mut paragraphs = vec![chosen[..lead_n].iter().map(sentence).collect::<Vec<_>>()];
     for chunk in body.chunks(3) {
@@ -311,12 +271,7 @@ pub fn write(
 
 /// The headline of the source that supplied the lead, preferring one in the edition's
 /// language; the lead sentence itself when no source has a headline.
-fn pick_title(
-    sources: &[ArticleRecord],
-    cands: &[Candidate],
-    chosen: &[(usize, usize)],
-    edition: &str,
-) -> String {
+fn pick_title(sources: &[ArticleRecord], cands: &[Candidate], chosen: &[(usize, usize)], edition: &str) -> String {
     let titled = |s: usize| !sources[s].article.title.trim().is_empty();
     let from_chosen = chosen.iter().map(|&(_, q)| cands[q].source);
     let pick = from_chosen
@@ -327,10 +282,7 @@ fn pick_title(
         .or_else(|| (0..sources.len()).find(|&s| titled(s)));
     match pick {
         Some(s) => sources[s].article.title.trim().to_string(),
-        None => chosen
-            .first()
-            .map(|&(_, q)| cands[q].text.clone())
-            .unwrap_or_default(),
+        None => chosen.first().map(|&(_, q)| cands[q].text.clone()).unwrap_or_default(),
     }
 }
 
@@ -353,14 +305,7 @@ mod tests {
     use super::*;
     use chorus_core::Article;
 
-    fn rec(
-        id: &str,
-        lang: &str,
-        outlet: &str,
-        title: &str,
-        text: &str,
-        dup: Option<&str>,
-    ) -> ArticleRecord {
+    fn rec(id: &str, lang: &str, outlet: &str, title: &str, text: &str, dup: Option<&str>) -> ArticleRecord {
         ArticleRecord {
             article: Article {
                 id: id.into(),
@@ -427,31 +372,16 @@ mod tests {
         let v = vecs(&[0, 1, 0, 2, 0]);
         let fr = write(7, &sources, &cands, Some(&v), "fr", &cfg, Utc::now());
         let lead = &fr.paragraphs[0][0];
-        assert_eq!(
-            lead.text,
-            "Trente-cinq dirigeants se sont accordés sur des garanties de sécurité à Paris."
-        );
+        assert_eq!(lead.text, "Trente-cinq dirigeants se sont accordés sur des garanties de sécurité à Paris.");
         assert_eq!(lead.n_independent, 3);
         assert_eq!(lead.sources.len(), 3);
         assert_eq!(lead.sources[0].article_id, "fr1");
         assert_eq!(fr.title, "Accord à Paris");
         assert!(!fr.unconfirmed);
-        let all: Vec<&str> = fr
-            .paragraphs
-            .iter()
-            .flatten()
-            .map(|s| s.text.as_str())
-            .collect();
-        assert_eq!(
-            all.len(),
-            3,
-            "the agreement appears once, in French: {all:?}"
-        );
+        let all: Vec<&str> = fr.paragraphs.iter().flatten().map(|s| s.text.as_str()).collect();
+        assert_eq!(all.len(), 3, "the agreement appears once, in French: {all:?}");
         let en = write(7, &sources, &cands, Some(&v), "en", &cfg, Utc::now());
-        assert_eq!(
-            en.paragraphs[0][0].text,
-            "Thirty-five leaders agreed on security guarantees in Paris."
-        );
+        assert_eq!(en.paragraphs[0][0].text, "Thirty-five leaders agreed on security guarantees in Paris.");
         assert_eq!(en.title, "Leaders agree on guarantees");
         // Every sentence is verbatim from a source.
         for s in fr.paragraphs.iter().chain(en.paragraphs.iter()).flatten() {
@@ -478,10 +408,7 @@ mod tests {
 
     #[test]
     fn empty_and_odd_sources_do_not_panic() {
-        let sources = vec![
-            rec("x", "xx", "O", "", "###", None),
-            rec("y", "ja", "O", "", "短い。", None),
-        ];
+        let sources = vec![rec("x", "xx", "O", "", "###", None), rec("y", "ja", "O", "", "短い。", None)];
         let cfg = SynthConfig::default();
         let cands = candidates(&sources, &cfg);
         let art = write(1, &sources, &cands, None, "ja", &cfg, Utc::now());

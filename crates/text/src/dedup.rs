@@ -31,10 +31,7 @@ pub struct Fingerprint {
 }
 
 fn tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(|t| t.to_lowercase())
-        .collect()
+    text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(|t| t.to_lowercase()).collect()
 }
 
 /// Scripts written without spaces between words (CJK, Thai, …) need character shingles.
@@ -46,29 +43,19 @@ fn is_unspaced(c: char) -> bool {
 
 fn shingles(tokens: &[String]) -> Vec<u64> {
     let chars: usize = tokens.iter().map(|t| t.chars().count()).sum();
-    let unspaced = tokens
-        .iter()
-        .flat_map(|t| t.chars())
-        .filter(|c| is_unspaced(*c))
-        .count();
+    let unspaced = tokens.iter().flat_map(|t| t.chars()).filter(|c| is_unspaced(*c)).count();
     if chars > 0 && unspaced * 2 > chars {
         let cs: Vec<char> = tokens.iter().flat_map(|t| t.chars()).collect();
         if cs.len() < 3 {
             return vec![xxh3_64(cs.iter().collect::<String>().as_bytes())];
         }
-        return cs
-            .windows(3)
-            .map(|w| xxh3_64(w.iter().collect::<String>().as_bytes()))
-            .collect();
+        return cs.windows(3).map(|w| xxh3_64(w.iter().collect::<String>().as_bytes())).collect();
     }
     const K: usize = 4;
     if tokens.len() < K {
         return tokens.iter().map(|t| xxh3_64(t.as_bytes())).collect();
     }
-    tokens
-        .windows(K)
-        .map(|w| xxh3_64(w.join(" ").as_bytes()))
-        .collect()
+    tokens.windows(K).map(|w| xxh3_64(w.join(" ").as_bytes())).collect()
 }
 
 /// Fixed odd multipliers and offsets of the 64 hash permutations (splitmix64 sequence).
@@ -114,12 +101,7 @@ impl Fingerprint {
         if self.exact == other.exact {
             return 1.0;
         }
-        let same = self
-            .minhash
-            .iter()
-            .zip(other.minhash.iter())
-            .filter(|(a, b)| a == b)
-            .count();
+        let same = self.minhash.iter().zip(other.minhash.iter()).filter(|(a, b)| a == b).count();
         same as f64 / SIGNATURE_LEN as f64
     }
 
@@ -150,10 +132,7 @@ impl Fingerprint {
         for (i, slot) in minhash.iter_mut().enumerate() {
             *slot = word(i + 1);
         }
-        Some(Fingerprint {
-            exact: word(0),
-            minhash,
-        })
+        Some(Fingerprint { exact: word(0), minhash })
     }
 
     fn band_keys(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
@@ -214,10 +193,7 @@ impl DedupIndex {
     /// (the earliest inserted one among equals).
     pub fn find(&self, fp: &Fingerprint, threshold: f64) -> Option<DuplicateMatch> {
         if let Some(&idx) = self.exact.get(&fp.exact) {
-            return Some(DuplicateMatch {
-                key: self.entries[idx].0.clone(),
-                similarity: 1.0,
-            });
+            return Some(DuplicateMatch { key: self.entries[idx].0.clone(), similarity: 1.0 });
         }
         let mut best: Option<(usize, f64)> = None;
         let mut seen = std::collections::HashSet::new();
@@ -236,10 +212,7 @@ impl DedupIndex {
                 }
             }
         }
-        best.map(|(idx, similarity)| DuplicateMatch {
-            key: self.entries[idx].0.clone(),
-            similarity,
-        })
+        best.map(|(idx, similarity)| DuplicateMatch { key: self.entries[idx].0.clone(), similarity })
     }
 }
 
@@ -261,25 +234,16 @@ mod tests {
 
     #[test]
     fn light_edit_is_near_duplicate_and_other_text_is_not() {
-        let edited = WIRE
-            .replace("on Tuesday", "on Tuesday evening")
-            .replace("PARIS (AFP) - ", "");
+        let edited = WIRE.replace("on Tuesday", "on Tuesday evening").replace("PARIS (AFP) - ", "");
         let other = "The central bank raised its key interest rate by a quarter point on Thursday, \
             citing persistent inflation in services and a tight labour market across the region.";
         let mut idx = DedupIndex::new();
         idx.insert("wire", Fingerprint::of(WIRE));
         idx.insert("other", Fingerprint::of(other));
-        let hit = idx
-            .find(&Fingerprint::of(&edited), 0.6)
-            .expect("near-duplicate found");
+        let hit = idx.find(&Fingerprint::of(&edited), 0.6).expect("near-duplicate found");
         assert_eq!(hit.key, "wire");
-        assert!(
-            hit.similarity < 1.0 && hit.similarity >= 0.6,
-            "{}",
-            hit.similarity
-        );
-        let unrelated =
-            "Heavy rain flooded streets in Valencia, and rescuers evacuated hundreds of people.";
+        assert!(hit.similarity < 1.0 && hit.similarity >= 0.6, "{}", hit.similarity);
+        let unrelated = "Heavy rain flooded streets in Valencia, and rescuers evacuated hundreds of people.";
         assert!(idx.find(&Fingerprint::of(unrelated), 0.6).is_none());
     }
 

@@ -116,12 +116,7 @@ pub enum LangCode {
 /// tags are mapped to two letters where a mapping is known and otherwise kept (ISO 639-3
 /// has thousands of codes, e.g. `ckb`, `wuu`, used by Wikipedia editions).
 pub fn normalize_code(tag: &str) -> LangCode {
-    let primary = tag
-        .trim()
-        .split(['-', '_'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let primary = tag.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
     if !primary.chars().all(|c| c.is_ascii_lowercase()) {
         return LangCode::Invalid;
     }
@@ -160,11 +155,7 @@ pub fn detect(text: &str) -> Option<Detection> {
         LangCode::Known(c) => c,
         LangCode::Invalid => code3.to_string(),
     };
-    Some(Detection {
-        code,
-        confidence: info.confidence(),
-        reliable: info.is_reliable(),
-    })
+    Some(Detection { code, confidence: info.confidence(), reliable: info.is_reliable() })
 }
 
 #[cfg(test)]
@@ -187,30 +178,15 @@ mod tests {
     #[test]
     fn detects_news_sentences() {
         let cases = [
-            (
-                "Der Bundestag hat am Dienstag ein neues Klimaschutzgesetz beschlossen.",
-                "de",
-            ),
-            (
-                "Le Parlement a adopté mardi une nouvelle loi sur le climat.",
-                "fr",
-            ),
+            ("Der Bundestag hat am Dienstag ein neues Klimaschutzgesetz beschlossen.", "de"),
+            ("Le Parlement a adopté mardi une nouvelle loi sur le climat.", "fr"),
             (
                 "El Gobierno de España anunció este martes que la nueva ley sobre el clima entrará en vigor en enero.",
                 "es",
             ),
-            (
-                "Il governo ha annunciato martedì una nuova legge sul clima.",
-                "it",
-            ),
-            (
-                "At least 100 people are killed in renewed fighting between Kyrgyzstan and Tajikistan.",
-                "en",
-            ),
-            (
-                "Верховная рада приняла во вторник новый закон о климате.",
-                "ru",
-            ),
+            ("Il governo ha annunciato martedì una nuova legge sul clima.", "it"),
+            ("At least 100 people are killed in renewed fighting between Kyrgyzstan and Tajikistan.", "en"),
+            ("Верховная рада приняла во вторник новый закон о климате.", "ru"),
         ];
         for (text, want) in cases {
             let got = detect(text).expect("detects");
@@ -218,8 +194,7 @@ mod tests {
         }
         assert!(detect("12345 !!!").is_none());
         // Known weakness of whatlang on short text: it may guess wrong, but then says so.
-        let short = detect("El Gobierno anunció este martes una nueva ley sobre el clima.")
-            .expect("detects");
+        let short = detect("El Gobierno anunció este martes una nueva ley sobre el clima.").expect("detects");
         assert!(short.code == "es" || !short.reliable, "{short:?}");
         let short = detect("Parliament passed a new climate law on Tuesday.").expect("detects");
         assert!(short.code == "en" || !short.reliable, "{short:?}");

@@ -11,15 +11,8 @@ pub fn split(text: &str, lang: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let mut first_of_line = true;
-        for piece in sentencex::segment(lang, line)
-            .into_iter()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            let continues = piece
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_lowercase() || c.is_ascii_digit());
+        for piece in sentencex::segment(lang, line).into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+            let continues = piece.chars().next().is_some_and(|c| c.is_lowercase() || c.is_ascii_digit());
             match out.last_mut() {
                 Some(prev) if continues && !first_of_line => {
                     prev.push(' ');
@@ -40,29 +33,10 @@ mod tests {
 
     #[test]
     fn splits_per_language_and_line() {
-        let en = split(
-            "Dr. Smith left at 5 p.m. He came back.\nA new paragraph starts here",
-            "en",
-        );
-        assert_eq!(
-            en,
-            vec![
-                "Dr. Smith left at 5 p.m.",
-                "He came back.",
-                "A new paragraph starts here"
-            ]
-        );
-        let fr = split(
-            "Le sommet a eu lieu à Paris le 6 janv. 2026. Il a duré deux jours.",
-            "fr",
-        );
-        assert_eq!(
-            fr,
-            vec![
-                "Le sommet a eu lieu à Paris le 6 janv. 2026.",
-                "Il a duré deux jours."
-            ]
-        );
+        let en = split("Dr. Smith left at 5 p.m. He came back.\nA new paragraph starts here", "en");
+        assert_eq!(en, vec!["Dr. Smith left at 5 p.m.", "He came back.", "A new paragraph starts here"]);
+        let fr = split("Le sommet a eu lieu à Paris le 6 janv. 2026. Il a duré deux jours.", "fr");
+        assert_eq!(fr, vec!["Le sommet a eu lieu à Paris le 6 janv. 2026.", "Il a duré deux jours."]);
         let de = split("Am 3. Oktober kam er an. Danach ging er.", "de");
         assert_eq!(de, vec!["Am 3. Oktober kam er an.", "Danach ging er."]);
     }

@@ -47,7 +47,11 @@ pub enum WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
-            WebError::NotFound => (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><h1>Not found</h1><p><a href=\"/\">All stories</a></p>")).into_response(),
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                Html("<!doctype html><title>Not found</title><h1>Not found</h1><p><a href=\"/\">All stories</a></p>"),
+            )
+                .into_response(),
             WebError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -85,26 +89,17 @@ async fn security_headers(mut res: Response) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
     res
 }
 
 fn render(t: impl Template) -> Result<Html<String>, WebError> {
-    t.render()
-        .map(Html)
-        .map_err(|e| WebError::Internal(e.to_string()))
+    t.render().map(Html).map_err(|e| WebError::Internal(e.to_string()))
 }
 
 fn date(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    t.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
 struct StoryRow {
@@ -132,11 +127,7 @@ async fn index(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Html<String>, WebError> {
-    let page: usize = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
     let all = blocking(&state, |s| s.story_summaries()).await?;
     let total = all.len();
     let wanted = preferred_languages(q.get("lang").map(String::as_str), accept_language(&headers));
@@ -146,10 +137,7 @@ async fn index(
         .take(PAGE_SIZE)
         .map(|s| StoryRow {
             id: s.id,
-            title: wanted
-                .iter()
-                .find_map(|l| s.titles.get(l).cloned())
-                .unwrap_or(s.title),
+            title: wanted.iter().find_map(|l| s.titles.get(l).cloned()).unwrap_or(s.title),
             languages: s.languages.join(", "),
             n_sources: s.n_sources,
             n_independent: s.n_independent,
@@ -213,9 +201,7 @@ struct StoryPage {
 }
 
 fn accept_language(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
+    headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
 }
 
 /// The reader's languages in order of preference: `?lang=` first, then the
@@ -227,17 +213,10 @@ fn preferred_languages(wanted: Option<&str>, accept: Option<&str>) -> Vec<String
     }
     for part in accept.unwrap_or("").split(',') {
         let mut it = part.trim().split(';');
-        let Some(tag) = it
-            .next()
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && *t != "*")
-        else {
+        let Some(tag) = it.next().map(str::trim).filter(|t| !t.is_empty() && *t != "*") else {
             continue;
         };
-        let q = it
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.parse().ok())
-            .unwrap_or(1.0);
+        let q = it.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse().ok()).unwrap_or(1.0);
         tags.push((q, tag.split('-').next().unwrap_or(tag).to_ascii_lowercase()));
     }
     tags.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -269,24 +248,13 @@ fn choose_edition<'a>(
 /// Only http(s) links are rendered as links.
 fn safe_url(u: &str) -> String {
     let lower = u.trim().to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("http://") {
-        u.trim().to_string()
-    } else {
-        String::new()
-    }
+    if lower.starts_with("https://") || lower.starts_with("http://") { u.trim().to_string() } else { String::new() }
 }
 
 fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -> StoryPage {
-    let StoryDetail {
-        summary,
-        sources,
-        articles,
-    } = detail;
-    let number: HashMap<&str, usize> = sources
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.article.id.as_str(), i + 1))
-        .collect();
+    let StoryDetail { summary, sources, articles } = detail;
+    let number: HashMap<&str, usize> =
+        sources.iter().enumerate().map(|(i, r)| (r.article.id.as_str(), i + 1)).collect();
     let chosen = choose_edition(&articles, &summary, wanted, accept);
     let paragraphs = chosen
         .map(|a| {
@@ -303,10 +271,7 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
                                 .filter_map(|src| {
                                     number.get(src.article_id.as_str()).map(|&n| Marker {
                                         n,
-                                        tooltip: format!(
-                                            "{} ({}): “{}”",
-                                            src.outlet, src.lang, src.sentence
-                                        ),
+                                        tooltip: format!("{} ({}): “{}”", src.outlet, src.lang, src.sentence),
                                         article_id: src.article_id.clone(),
                                     })
                                 })
@@ -324,53 +289,28 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
             n: i + 1,
             outlet: r.article.outlet.clone(),
             lang: r.article.lang.clone(),
-            title: if r.article.title.is_empty() {
-                "(untitled)".into()
-            } else {
-                r.article.title.clone()
-            },
+            title: if r.article.title.is_empty() { "(untitled)".into() } else { r.article.title.clone() },
             url: safe_url(&r.article.url),
             date: date(r.article.published),
-            duplicate_of: r
-                .duplicate_of
-                .as_deref()
-                .and_then(|d| number.get(d).copied()),
+            duplicate_of: r.duplicate_of.as_deref().and_then(|d| number.get(d).copied()),
         })
         .collect();
     let current = chosen.map(|a| a.lang.clone()).unwrap_or_default();
     StoryPage {
-        page_lang: if current.is_empty() {
-            "en".into()
-        } else {
-            current.clone()
-        },
+        page_lang: if current.is_empty() { "en".into() } else { current.clone() },
         id: summary.id,
-        title: chosen
-            .map(|a| a.title.clone())
-            .unwrap_or_else(|| summary.title.clone()),
-        edited_by: chosen
-            .map(|a| a.edited_by.clone())
-            .unwrap_or_else(|| "chorus".into()),
-        written_iso: chosen
-            .map(|a| a.written_at.to_rfc3339())
-            .unwrap_or_default(),
+        title: chosen.map(|a| a.title.clone()).unwrap_or_else(|| summary.title.clone()),
+        edited_by: chosen.map(|a| a.edited_by.clone()).unwrap_or_else(|| "chorus".into()),
+        written_iso: chosen.map(|a| a.written_at.to_rfc3339()).unwrap_or_default(),
         written_human: chosen
             .map(|a| a.written_at.format("%Y-%m-%d %H:%M UTC").to_string())
             .unwrap_or_else(|| "not yet".into()),
-        unconfirmed: chosen
-            .map(|a| a.unconfirmed)
-            .unwrap_or(summary.n_independent <= 1),
+        unconfirmed: chosen.map(|a| a.unconfirmed).unwrap_or(summary.n_independent <= 1),
         n_sources: summary.n_sources,
         n_independent: summary.n_independent,
         n_outlets: summary.n_outlets,
         languages: summary.languages.join(", "),
-        editions: articles
-            .iter()
-            .map(|a| EditionLink {
-                lang: a.lang.clone(),
-                current: a.lang == current,
-            })
-            .collect(),
+        editions: articles.iter().map(|a| EditionLink { lang: a.lang.clone(), current: a.lang == current }).collect(),
         paragraphs,
         sources: source_views,
     }
@@ -383,31 +323,18 @@ async fn story_page(
     headers: HeaderMap,
 ) -> Result<Html<String>, WebError> {
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
-    let detail = blocking(&state, move |s| s.story_detail(id))
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let detail = blocking(&state, move |s| s.story_detail(id)).await?.ok_or(WebError::NotFound)?;
     let accept = accept_language(&headers);
-    render(story_view(
-        detail,
-        q.get("lang").map(String::as_str),
-        accept,
-    ))
+    render(story_view(detail, q.get("lang").map(String::as_str), accept))
 }
 
 async fn api_stories(State(state): State<AppState>) -> Result<Json<Vec<StorySummary>>, WebError> {
     Ok(Json(blocking(&state, |s| s.story_summaries()).await?))
 }
 
-async fn api_story(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<StoryDetail>, WebError> {
+async fn api_story(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<StoryDetail>, WebError> {
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
-    Ok(Json(
-        blocking(&state, move |s| s.story_detail(id))
-            .await?
-            .ok_or(WebError::NotFound)?,
-    ))
+    Ok(Json(blocking(&state, move |s| s.story_detail(id)).await?.ok_or(WebError::NotFound)?))
 }
 
 /// Serves the site on `listener` until `shutdown` resolves.
@@ -416,9 +343,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
 #[cfg(test)]
@@ -479,38 +404,22 @@ mod tests {
                 updated: None,
             },
             sources: vec![
-                src(
-                    "a",
-                    "fr",
-                    "javascript:alert(1)",
-                    "<img src=x onerror=alert(1)>",
-                ),
+                src("a", "fr", "javascript:alert(1)", "<img src=x onerror=alert(1)>"),
                 src("b", "de", "https://example.org/b?x=1&y=2", "Titel"),
             ],
-            articles: vec![
-                written("de", "Ein Satz <b>fett</b>."),
-                written("fr", "Une phrase."),
-            ],
+            articles: vec![written("de", "Ein Satz <b>fett</b>."), written("fr", "Une phrase.")],
         }
     }
 
     #[test]
     fn edition_follows_query_then_accept_language_then_coverage() {
         let d = detail();
-        let pick = |q: Option<&str>, a: Option<&str>| {
-            choose_edition(&d.articles, &d.summary, q, a).map(|a| a.lang.clone())
-        };
+        let pick =
+            |q: Option<&str>, a: Option<&str>| choose_edition(&d.articles, &d.summary, q, a).map(|a| a.lang.clone());
         assert_eq!(pick(Some("de"), Some("fr")), Some("de".into()));
-        assert_eq!(
-            pick(Some("xx"), Some("en-GB,de;q=0.8,fr;q=0.5")),
-            Some("de".into())
-        );
+        assert_eq!(pick(Some("xx"), Some("en-GB,de;q=0.8,fr;q=0.5")), Some("de".into()));
         assert_eq!(pick(None, Some("fr-CH, de;q=0.9")), Some("fr".into()));
-        assert_eq!(
-            pick(None, Some("ja")),
-            Some("fr".into()),
-            "best-covered language"
-        );
+        assert_eq!(pick(None, Some("ja")), Some("fr".into()), "best-covered language");
         assert_eq!(pick(None, None), Some("fr".into()));
     }
 
@@ -527,11 +436,7 @@ mod tests {
                 || html.contains("href=\"https://example.org/b?x=1&amp;y=2\"")
         );
         assert!(html.contains("<html lang=\"de\""));
-        assert_eq!(
-            html.matches("class=\"cite\"").count(),
-            2,
-            "one marker per supporting source"
-        );
+        assert_eq!(html.matches("class=\"cite\"").count(), 2, "one marker per supporting source");
         assert!(html.contains("href=\"#src-1\"") && html.contains("href=\"#src-2\""));
     }
 }

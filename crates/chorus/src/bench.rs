@@ -1,0 +1,176 @@
+//! `chorus bench cluster`: how fast articles go through embedding and clustering.
+//!
+//! Two parts, reported separately:
+//!
+//! * real articles (the demo corpus, cycled to the requested count) through the model and
+//!   the online clusterer: articles/s of embedding and of clustering;
+//! * the clusterer alone on synthetic vectors, at growing numbers of stories. Stories
+//!   arrive at a steady rate over time (as news does), so the stories open within the time
+//!   window stay bounded while the total grows: the cost per article should stay flat. A
+//!   second curve puts every story in one day (nothing can close), the worst case.
+
+use chorus_cluster::{ClusterConfig, OnlineClusterer};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::Serialize;
+use std::time::Instant;
+
+/// One point of the synthetic curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurvePoint {
+    /// Stories in the stream.
+    pub stories: usize,
+    /// Articles clustered.
+    pub articles: usize,
+    /// Most stories open at once.
+    pub max_open: usize,
+    /// Microseconds of clustering per article.
+    pub us_per_article: f64,
+    /// Stories the clusterer formed.
+    pub stories_formed: usize,
+}
+
+/// Deterministic pseudo-random numbers (splitmix64), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn gaussian(&mut self) -> f32 {
+        let (u, v) = (self.uniform().max(1e-12), self.uniform());
+        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
+    }
+}
+
+fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+/// Clusters a synthetic stream of `stories` stories of three articles each, `per_day`
+/// stories starting per day (all on one day when `per_day` is `None`). Vectors share a
+/// common component, as e5's do, plus a story direction and noise.
+pub fn synthetic(stories: usize, per_day: Option<usize>, dim: usize, config: ClusterConfig) -> CurvePoint {
+    let mut rng = Rng(0xC0FFEE ^ stories as u64);
+    let common = unit((0..dim).map(|_| rng.gaussian()).collect());
+    let start: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
+    let mut stream: Vec<(DateTime<Utc>, Vec<f32>)> = Vec::with_capacity(stories * 3);
+    for s in 0..stories {
+        let dir = unit((0..dim).map(|_| rng.gaussian()).collect());
+        let day = per_day.map(|r| s / r.max(1)).unwrap_or(0) as i64;
+        for k in 0..3 {
+            let noise: Vec<f32> = (0..dim).map(|_| rng.gaussian() * 0.35 / (dim as f32).sqrt()).collect();
+            let v: Vec<f32> = (0..dim).map(|i| 0.85 * common[i] + 0.5 * dir[i] + noise[i]).collect();
+            let t = start + Duration::days(day) + Duration::hours(k * 9 + (s % 7) as i64);
+            stream.push((t, unit(v)));
+        }
+    }
+    stream.sort_by_key(|(t, _)| *t);
+    let mut c = OnlineClusterer::new(config, dim);
+    for (_, v) in &stream {
+        let _ = c.observe(v);
+    }
+    let mut max_open = 0;
+    let t0 = Instant::now();
+    for (t, v) in &stream {
+        let _ = c.assign(v, Some(*t));
+        max_open = max_open.max(c.open_story_count());
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    CurvePoint {
+        stories,
+        articles: stream.len(),
+        max_open,
+        us_per_article: secs * 1e6 / stream.len() as f64,
+        stories_formed: c.story_count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_stream_forms_its_stories_and_closes_old_ones() {
+        let p = synthetic(300, Some(50), 64, ClusterConfig::default());
+        assert_eq!(p.articles, 900);
+        // Each story's three articles should mostly end up together.
+        assert!(p.stories_formed >= 270 && p.stories_formed <= 400, "{p:?}");
+        assert!(p.max_open < 300, "old stories close: {p:?}");
+        let all_at_once = synthetic(300, None, 64, ClusterConfig::default());
+        assert!(all_at_once.max_open >= all_at_once.stories_formed.min(300) - 5);
+    }
+}
+
+/// Embedding and clustering speed on real articles.
+#[derive(Debug, Clone, Serialize)]
+pub struct RealBench {
+    /// Articles processed.
+    pub articles: usize,
+    /// Seconds embedding them.
+    pub embed_secs: f64,
+    /// Seconds clustering them.
+    pub cluster_secs: f64,
+    /// Articles/s through the model.
+    pub embed_articles_per_s: f64,
+    /// Articles/s through the clusterer.
+    pub cluster_articles_per_s: f64,
+    /// Articles/s through both.
+    pub articles_per_s: f64,
+    /// Share of the time spent embedding.
+    pub embed_share: f64,
+}
+
+/// Embeds and clusters `n` articles of the demo corpus (cycled when `n` is larger), in
+/// publication order, with the product's settings.
+pub fn real(
+    n: usize,
+    embedder: &dyn chorus_embed::Embedder,
+    config: &crate::config::Config,
+) -> Result<RealBench, crate::pipeline::PipelineError> {
+    let mut corpus = Vec::new();
+    for (_, text) in crate::demo::DEMO_CORPUS {
+        let batch = chorus_ingest::read_jsonl(text.as_bytes())
+            .map_err(|e| crate::pipeline::PipelineError::Io { path: "demo corpus".into(), source: e })?;
+        corpus.extend(batch.articles.into_iter().map(|(_, a)| a));
+    }
+    corpus.sort_by_key(|a| a.published);
+    let articles: Vec<_> = corpus.iter().cycle().take(n.min(corpus.len() * 1000)).collect();
+    let texts: Vec<String> =
+        articles.iter().map(|a| crate::pipeline::article_embedding_text(a, config.lead_chars)).collect();
+    let t = Instant::now();
+    let mut vectors = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(64) {
+        vectors.extend(embedder.embed(chunk)?);
+    }
+    let embed_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut c = OnlineClusterer::new(config.cluster, embedder.dim());
+    for (a, v) in articles.iter().zip(&vectors) {
+        c.observe(v).map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
+    }
+    for (a, v) in articles.iter().zip(&vectors) {
+        c.assign(v, a.published)
+            .map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
+    }
+    let cluster_secs = t.elapsed().as_secs_f64();
+    let n = articles.len() as f64;
+    let rate = |s: f64| if s > 0.0 { n / s } else { 0.0 };
+    Ok(RealBench {
+        articles: articles.len(),
+        embed_secs,
+        cluster_secs,
+        embed_articles_per_s: rate(embed_secs),
+        cluster_articles_per_s: rate(cluster_secs),
+        articles_per_s: rate(embed_secs + cluster_secs),
+        embed_share: embed_secs / (embed_secs + cluster_secs).max(f64::EPSILON),
+    })
+}

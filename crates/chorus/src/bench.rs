@@ -76,12 +76,12 @@ pub fn synthetic(stories: usize, per_day: Option<usize>, dim: usize, config: Clu
     stream.sort_by_key(|(t, _)| *t);
     let mut c = OnlineClusterer::new(config, dim);
     for (_, v) in &stream {
-        let _ = c.observe(v);
+        let _ = c.observe(v, None);
     }
     let mut max_open = 0;
     let t0 = Instant::now();
     for (t, v) in &stream {
-        let _ = c.assign(v, Some(*t));
+        let _ = c.assign(v, Some(*t), None);
         max_open = max_open.max(c.open_story_count());
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -154,11 +154,13 @@ pub fn real(
     let embed_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut c = OnlineClusterer::new(config.cluster, embedder.dim());
+    // As in the pipeline: every article informs the centring means before any is placed.
     for (a, v) in articles.iter().zip(&vectors) {
-        c.observe(v).map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
+        c.observe(v, Some(&a.lang))
+            .map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
     }
     for (a, v) in articles.iter().zip(&vectors) {
-        c.assign(v, a.published)
+        c.assign(v, a.published, Some(&a.lang))
             .map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
     }
     let cluster_secs = t.elapsed().as_secs_f64();

@@ -265,17 +265,21 @@ pub fn cluster_pending(
         let article = article.to_string();
         move |source| PipelineError::Cluster { article, source }
     };
-    for cv in store.clustered_vectors(model_id)? {
-        clusterer.observe(&cv.vector).map_err(cluster_err("(stored)"))?;
-        clusterer.restore(cv.story_id, &cv.vector, cv.published).map_err(cluster_err("(stored)"))?;
-    }
+    let stored = store.clustered_vectors(model_id)?;
     let ids: Vec<String> = pending.iter().map(|r| r.article.id.clone()).collect();
     let vectors = store.article_vectors(model_id, &ids)?;
-    // Every pending article has arrived: all of them inform the centring mean.
+    // Every stored and pending article has arrived: all of them inform the centring means,
+    // before any story centroid is rebuilt or any article placed.
+    for cv in &stored {
+        clusterer.observe(&cv.vector, Some(&cv.lang)).map_err(cluster_err("(stored)"))?;
+    }
     for r in &pending {
         if let Some(v) = vectors.get(&r.article.id) {
-            clusterer.observe(v).map_err(cluster_err(&r.article.id))?;
+            clusterer.observe(v, Some(&r.article.lang)).map_err(cluster_err(&r.article.id))?;
         }
+    }
+    for cv in &stored {
+        clusterer.restore(cv.story_id, &cv.vector, cv.published, Some(&cv.lang)).map_err(cluster_err("(stored)"))?;
     }
     let mut placed: HashMap<String, StoryRef> = HashMap::new();
     let mut assignments: Vec<(String, std::result::Result<StoryId, usize>)> = Vec::new();
@@ -293,13 +297,17 @@ pub fn cluster_pending(
         let story = match original_story {
             Some(s) => {
                 if let StoryRef::Existing(id) = s {
-                    clusterer.restore(id, v, r.article.published).map_err(cluster_err(&r.article.id))?;
+                    clusterer
+                        .restore(id, v, r.article.published, Some(&r.article.lang))
+                        .map_err(cluster_err(&r.article.id))?;
                 }
                 report.with_original += 1;
                 s
             }
             None => {
-                let a = clusterer.assign(v, r.article.published).map_err(cluster_err(&r.article.id))?;
+                let a = clusterer
+                    .assign(v, r.article.published, Some(&r.article.lang))
+                    .map_err(cluster_err(&r.article.id))?;
                 if a.started_new {
                     report.new_stories += 1;
                 } else {

@@ -7,8 +7,12 @@
 //!
 //! e5 vectors of unrelated news still have cosines of 0.75–0.85, because all of them share
 //! a common direction. The clusterer therefore compares vectors *centred* on the running
-//! mean of every vector it has observed, which spreads same-event and different-event
-//! similarities far apart. A story is represented by the mean of its members' vectors.
+//! mean of the vectors it has observed, which spreads same-event and different-event
+//! similarities far apart. Vectors of one language also share a language direction, which
+//! pulls same-language articles together and different-language reports of one event
+//! apart; centring each vector on the running mean of *its own language* removes it
+//! (languages with few articles borrow from the overall mean). A story is represented by
+//! the sum of its members' centred, unit-length vectors.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,11 +29,25 @@ pub struct ClusterConfig {
     pub max_story_days: f64,
     /// Whether to centre vectors on the running mean.
     pub centre: bool,
+    /// Whether to centre each vector on the running mean of its own language.
+    #[serde(default)]
+    pub centre_per_language: bool,
+    /// How many articles' worth of the overall mean a language's mean is blended with, so
+    /// a language seen a few times is centred on a stable estimate.
+    #[serde(default)]
+    pub language_prior: f64,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig { threshold: 0.45, window_days: 7.0, max_story_days: 21.0, centre: true }
+        ClusterConfig {
+            threshold: 0.45,
+            window_days: 7.0,
+            max_story_days: 21.0,
+            centre: true,
+            centre_per_language: true,
+            language_prior: 20.0,
+        }
     }
 }
 
@@ -85,6 +103,8 @@ pub struct OnlineClusterer {
     dim: usize,
     mean_sum: Vec<f64>,
     mean_n: usize,
+    /// Per language: sum of observed vectors and their count.
+    lang_sums: std::collections::HashMap<String, (Vec<f64>, usize)>,
     /// Stories open to new articles.
     stories: Vec<StoryState>,
     /// Stories closed for good (out of the time window or past their lifetime).
@@ -102,6 +122,7 @@ impl OnlineClusterer {
             dim,
             mean_sum: vec![0.0; dim],
             mean_n: 0,
+            lang_sums: std::collections::HashMap::new(),
             stories: Vec::new(),
             closed: 0,
             newest: None,
@@ -146,20 +167,57 @@ impl OnlineClusterer {
         Ok(())
     }
 
-    /// Records that a vector has arrived, updating the running mean used for centring.
+    /// Records that a vector has arrived, updating the running means used for centring.
     /// Call it for every article as it arrives, before [`assign`](Self::assign).
-    pub fn observe(&mut self, v: &[f32]) -> Result<(), ClusterError> {
+    pub fn observe(&mut self, v: &[f32], lang: Option<&str>) -> Result<(), ClusterError> {
         self.check(v)?;
         for (m, x) in self.mean_sum.iter_mut().zip(v) {
             *m += *x as f64;
         }
         self.mean_n += 1;
+        if let Some(l) = lang {
+            let e = self.lang_sums.entry(l.to_string()).or_insert_with(|| (vec![0.0; self.dim], 0));
+            for (m, x) in e.0.iter_mut().zip(v) {
+                *m += *x as f64;
+            }
+            e.1 += 1;
+        }
         Ok(())
     }
 
+    /// The vector as the clusterer compares it: centred (per language where configured)
+    /// and scaled to unit length.
+    fn centred(&self, v: &[f32], lang: Option<&str>) -> Vec<f32> {
+        let mut out = v.to_vec();
+        if self.config.centre && self.mean_n > 0 {
+            let global = |i: usize| self.mean_sum[i] / self.mean_n as f64;
+            let per_lang = lang.filter(|_| self.config.centre_per_language).and_then(|l| self.lang_sums.get(l));
+            let k = self.config.language_prior.max(0.0);
+            for (i, x) in out.iter_mut().enumerate() {
+                let m = match per_lang {
+                    Some((sum, n)) => (sum[i] + k * global(i)) / (*n as f64 + k),
+                    None => global(i),
+                };
+                *x -= m as f32;
+            }
+        }
+        let n = norm(&out);
+        if n > 0.0 {
+            out.iter_mut().for_each(|x| *x /= n);
+        }
+        out
+    }
+
     /// Adds an already-clustered article back to its stored story (after a restart).
-    pub fn restore(&mut self, story_id: i64, v: &[f32], time: Option<DateTime<Utc>>) -> Result<(), ClusterError> {
+    pub fn restore(
+        &mut self,
+        story_id: i64,
+        v: &[f32],
+        time: Option<DateTime<Utc>>,
+        lang: Option<&str>,
+    ) -> Result<(), ClusterError> {
         self.check(v)?;
+        let c = self.centred(v, lang);
         let idx = match self.stories.iter().position(|s| s.story == StoryRef::Existing(story_id)) {
             Some(i) => i,
             None => {
@@ -173,7 +231,7 @@ impl OnlineClusterer {
                 self.stories.len() - 1
             }
         };
-        Self::add(&mut self.stories[idx], v, time);
+        Self::add(&mut self.stories[idx], &c, time);
         Ok(())
     }
 
@@ -192,19 +250,15 @@ impl OnlineClusterer {
         };
     }
 
-    fn mean(&self) -> Vec<f32> {
-        if !self.config.centre || self.mean_n == 0 {
-            return vec![0.0; self.dim];
-        }
-        self.mean_sum.iter().map(|m| (*m / self.mean_n as f64) as f32).collect()
-    }
-
     /// Puts an article into the best story within the window, or starts a new one.
-    pub fn assign(&mut self, v: &[f32], time: Option<DateTime<Utc>>) -> Result<Assignment, ClusterError> {
+    pub fn assign(
+        &mut self,
+        v: &[f32],
+        time: Option<DateTime<Utc>>,
+        lang: Option<&str>,
+    ) -> Result<Assignment, ClusterError> {
         self.check(v)?;
-        let mu = self.mean();
-        let centred: Vec<f32> = v.iter().zip(&mu).map(|(x, m)| x - m).collect();
-        let vn = norm(&centred);
+        let centred = self.centred(v, lang);
         let days = |d: f64| chrono::Duration::milliseconds((d * 86_400_000.0) as i64);
         let (window, lifetime) = (days(self.config.window_days), days(self.config.max_story_days));
         // Articles arrive in time order, so stories closed now stay closed; an article
@@ -227,14 +281,12 @@ impl OnlineClusterer {
             {
                 continue;
             }
-            let inv = 1.0 / s.n as f32;
             let (mut dot, mut cn) = (0f32, 0f32);
-            for ((a, m), x) in s.sum.iter().zip(&mu).zip(&centred) {
-                let c = a * inv - m;
-                dot += c * x;
-                cn += c * c;
+            for (a, x) in s.sum.iter().zip(&centred) {
+                dot += a * x;
+                cn += a * a;
             }
-            let sim = if vn == 0.0 || cn == 0.0 { 0.0 } else { dot / (vn * cn.sqrt()) };
+            let sim = if cn == 0.0 { 0.0 } else { dot / cn.sqrt() };
             if best.is_none_or(|(_, b)| sim > b) {
                 best = Some((i, sim));
             }
@@ -242,14 +294,14 @@ impl OnlineClusterer {
         let best_similarity = best.map(|(_, s)| s);
         match best {
             Some((i, sim)) if sim >= self.config.threshold => {
-                Self::add(&mut self.stories[i], v, time);
+                Self::add(&mut self.stories[i], &centred, time);
                 Ok(Assignment { story: self.stories[i].story, started_new: false, best_similarity })
             }
             _ => {
                 let story = StoryRef::New(self.created);
                 self.created += 1;
                 let mut s = StoryState { story, sum: vec![0.0; self.dim], n: 0, latest: None, earliest: None };
-                Self::add(&mut s, v, time);
+                Self::add(&mut s, &centred, time);
                 self.stories.push(s);
                 Ok(Assignment { story, started_new: true, best_similarity })
             }
@@ -290,11 +342,11 @@ mod tests {
         let items: Vec<(usize, Vec<f32>)> =
             (0..12).map(|i| (i % 4, event_vec(i % 4, 0.02 * (i / 4) as f32, dim))).collect();
         for (_, v) in &items {
-            c.observe(v).unwrap();
+            c.observe(v, None).unwrap();
         }
         let mut story_of = Vec::new();
         for (_, v) in &items {
-            story_of.push(c.assign(v, day(5)).unwrap().story);
+            story_of.push(c.assign(v, day(5), None).unwrap().story);
         }
         for i in 0..items.len() {
             for j in 0..items.len() {
@@ -310,8 +362,8 @@ mod tests {
         let cfg = ClusterConfig { centre: false, threshold: 0.55, ..Default::default() };
         let mut c = OnlineClusterer::new(cfg, dim);
         for e in 0..4 {
-            c.observe(&event_vec(e, 0.0, dim)).unwrap();
-            c.assign(&event_vec(e, 0.0, dim), day(5)).unwrap();
+            c.observe(&event_vec(e, 0.0, dim), None).unwrap();
+            c.assign(&event_vec(e, 0.0, dim), day(5), None).unwrap();
         }
         assert_eq!(c.story_count(), 1, "raw cosines of these vectors are all high");
     }
@@ -322,14 +374,14 @@ mod tests {
         let mut c = OnlineClusterer::new(ClusterConfig { window_days: 3.0, ..Default::default() }, dim);
         let others: Vec<Vec<f32>> = (1..6).map(|e| event_vec(e, 0.0, dim)).collect();
         for v in &others {
-            c.observe(v).unwrap();
+            c.observe(v, None).unwrap();
         }
         let a = event_vec(0, 0.0, dim);
-        c.observe(&a).unwrap();
-        c.observe(&a).unwrap();
-        let first = c.assign(&a, day(1)).unwrap();
-        let same_week = c.assign(&a, day(3)).unwrap();
-        let much_later = c.assign(&a, day(20)).unwrap();
+        c.observe(&a, None).unwrap();
+        c.observe(&a, None).unwrap();
+        let first = c.assign(&a, day(1), None).unwrap();
+        let same_week = c.assign(&a, day(3), None).unwrap();
+        let much_later = c.assign(&a, day(20), None).unwrap();
         assert_eq!(first.story, same_week.story);
         assert!(much_later.started_new);
     }
@@ -340,12 +392,12 @@ mod tests {
         let cfg = ClusterConfig { window_days: 3.0, max_story_days: 5.0, ..Default::default() };
         let mut c = OnlineClusterer::new(cfg, dim);
         for e in 1..6 {
-            c.observe(&event_vec(e, 0.0, dim)).unwrap();
+            c.observe(&event_vec(e, 0.0, dim), None).unwrap();
         }
         let a = event_vec(0, 0.0, dim);
-        c.observe(&a).unwrap();
+        c.observe(&a, None).unwrap();
         // Daily articles chain within the 3-day window, but not past day 1 + 5.
-        let stories: Vec<StoryRef> = (1..=8).map(|d| c.assign(&a, day(d)).unwrap().story).collect();
+        let stories: Vec<StoryRef> = (1..=8).map(|d| c.assign(&a, day(d), None).unwrap().story).collect();
         assert!(stories[..6].iter().all(|s| *s == stories[0]), "{stories:?}");
         assert_ne!(stories[6], stories[0]);
     }
@@ -356,22 +408,63 @@ mod tests {
         let mut c = OnlineClusterer::new(ClusterConfig::default(), dim);
         for e in 0..4 {
             let v = event_vec(e, 0.0, dim);
-            c.observe(&v).unwrap();
-            c.restore(100 + e as i64, &v, day(2)).unwrap();
+            c.observe(&v, None).unwrap();
+            c.restore(100 + e as i64, &v, day(2), None).unwrap();
         }
         let v = event_vec(2, 0.01, dim);
-        c.observe(&v).unwrap();
-        let a = c.assign(&v, day(3)).unwrap();
+        c.observe(&v, None).unwrap();
+        let a = c.assign(&v, day(3), None).unwrap();
         assert_eq!(a.story, StoryRef::Existing(102));
         assert!(!a.started_new);
+    }
+
+    /// Articles about `event` in `lang`: a shared component, a language direction stronger
+    /// than the event direction, as in multilingual models.
+    fn bilingual(event: usize, lang: usize, dim: usize) -> Vec<f32> {
+        let mut v = vec![0.3f32; dim];
+        v[20 + lang] += 0.35;
+        v[event] += 0.25;
+        unit(v)
+    }
+
+    #[test]
+    fn per_language_centring_links_languages() {
+        let dim = 32;
+        let langs = ["en", "de"];
+        let run = |cfg: ClusterConfig| {
+            let mut c = OnlineClusterer::new(cfg, dim);
+            let items: Vec<(usize, usize)> = (0..4).flat_map(|e| (0..2).map(move |l| (e, l))).collect();
+            for &(e, l) in &items {
+                c.observe(&bilingual(e, l, dim), Some(langs[l])).unwrap();
+            }
+            let stories: Vec<StoryRef> = items
+                .iter()
+                .map(|&(e, l)| c.assign(&bilingual(e, l, dim), day(5), Some(langs[l])).unwrap().story)
+                .collect();
+            (items, stories)
+        };
+        let per_lang = ClusterConfig { language_prior: 0.0, ..Default::default() };
+        let (items, stories) = run(per_lang);
+        for i in 0..items.len() {
+            for j in 0..items.len() {
+                assert_eq!(items[i].0 == items[j].0, stories[i] == stories[j], "per-language: {i} {j}");
+            }
+        }
+        let global = ClusterConfig { centre_per_language: false, ..Default::default() };
+        let (items, stories) = run(global);
+        let cross_joined = (0..items.len())
+            .flat_map(|i| (0..items.len()).map(move |j| (i, j)))
+            .filter(|&(i, j)| items[i].0 == items[j].0 && items[i].1 != items[j].1 && stories[i] == stories[j])
+            .count();
+        assert_eq!(cross_joined, 0, "with one global mean the language direction wins");
     }
 
     #[test]
     fn bad_vectors_are_errors_not_panics() {
         let mut c = OnlineClusterer::new(ClusterConfig::default(), 4);
-        assert_eq!(c.assign(&[1.0, 0.0], None), Err(ClusterError::Dimension { got: 2, want: 4 }));
-        assert_eq!(c.observe(&[f32::NAN, 0.0, 0.0, 0.0]), Err(ClusterError::NonFinite));
+        assert_eq!(c.assign(&[1.0, 0.0], None, None), Err(ClusterError::Dimension { got: 2, want: 4 }));
+        assert_eq!(c.observe(&[f32::NAN, 0.0, 0.0, 0.0], None), Err(ClusterError::NonFinite));
         // A zero vector and undated articles are fine.
-        assert!(c.assign(&[0.0; 4], None).unwrap().started_new);
+        assert!(c.assign(&[0.0; 4], None, None).unwrap().started_new);
     }
 }

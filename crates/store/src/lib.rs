@@ -87,6 +87,8 @@ pub struct ClusteredVector {
     pub story_id: StoryId,
     /// Its publication time.
     pub published: Option<DateTime<Utc>>,
+    /// Its language.
+    pub lang: String,
     /// Its vector.
     pub vector: Vec<f32>,
 }

@@ -198,16 +198,26 @@ impl Store for SqliteStore {
     fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>> {
         let conn = self.conn();
         let mut st = conn.prepare(
-            "SELECT a.story_id, a.published, v.vector FROM articles a JOIN article_vectors v \
+            "SELECT a.story_id, a.published, a.lang, v.vector FROM articles a JOIN article_vectors v \
              ON v.article_id = a.id AND v.model = ?1 WHERE a.story_id IS NOT NULL ORDER BY a.seq",
         )?;
         let rows = st.query_map([model], |r| {
-            Ok((r.get::<_, StoryId>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Vec<u8>>(2)?))
+            Ok((
+                r.get::<_, StoryId>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (story_id, published, blob) = row?;
-            out.push(ClusteredVector { story_id, published: parse_time(published), vector: vector_from_bytes(&blob)? });
+            let (story_id, published, lang, blob) = row?;
+            out.push(ClusteredVector {
+                story_id,
+                published: parse_time(published),
+                lang,
+                vector: vector_from_bytes(&blob)?,
+            });
         }
         Ok(out)
     }

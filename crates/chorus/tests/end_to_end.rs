@@ -201,11 +201,24 @@ fn real_multilingual_news_becomes_cited_story_pages() {
     browser_check(server.addr, stories[0]);
 }
 
+/// Installs Debian's chromium through the project's setup script when it is missing, so
+/// the README's test command needs nothing installed by hand.
+fn ensure_chromium() {
+    let present = || std::process::Command::new("chromium").arg("--version").output().is_ok_and(|o| o.status.success());
+    if present() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/setup-system.sh");
+    let status = std::process::Command::new("bash").arg(&script).status().expect("run scripts/setup-system.sh");
+    assert!(status.success() && present(), "chromium is missing and scripts/setup-system.sh could not install it");
+}
+
 fn browser_check(addr: std::net::SocketAddr, story: i64) {
     if std::env::var_os("CHORUS_SKIP_BROWSER_TESTS").is_some() {
         eprintln!("CHORUS_SKIP_BROWSER_TESTS set: skipping the browser check");
         return;
     }
+    ensure_chromium();
     let profile = tempfile::tempdir().expect("profile dir");
     let out = std::process::Command::new("chromium")
         .args([

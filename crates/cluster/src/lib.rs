@@ -107,6 +107,8 @@ pub struct OnlineClusterer {
     lang_sums: std::collections::HashMap<String, (Vec<f64>, usize)>,
     /// Stories open to new articles.
     stories: Vec<StoryState>,
+    /// Position of each open story in `stories`.
+    index: std::collections::HashMap<StoryRef, usize>,
     /// Stories closed for good (out of the time window or past their lifetime).
     closed: usize,
     /// Newest article time seen.
@@ -124,6 +126,7 @@ impl OnlineClusterer {
             mean_n: 0,
             lang_sums: std::collections::HashMap::new(),
             stories: Vec::new(),
+            index: std::collections::HashMap::new(),
             closed: 0,
             newest: None,
             created: 0,
@@ -155,6 +158,9 @@ impl OnlineClusterer {
             !(too_quiet || too_old)
         });
         self.closed += before - self.stories.len();
+        if self.stories.len() != before {
+            self.index = self.stories.iter().enumerate().map(|(i, s)| (s.story, i)).collect();
+        }
     }
 
     fn check(&self, v: &[f32]) -> Result<(), ClusterError> {
@@ -218,9 +224,12 @@ impl OnlineClusterer {
     ) -> Result<(), ClusterError> {
         self.check(v)?;
         let c = self.centred(v, lang);
-        let idx = match self.stories.iter().position(|s| s.story == StoryRef::Existing(story_id)) {
+        let key = StoryRef::Existing(story_id);
+        let found = self.index.get(&key).copied().filter(|&i| self.stories.get(i).is_some_and(|s| s.story == key));
+        let idx = match found {
             Some(i) => i,
             None => {
+                self.index.insert(key, self.stories.len());
                 self.stories.push(StoryState {
                     story: StoryRef::Existing(story_id),
                     sum: vec![0.0; self.dim],
@@ -302,6 +311,7 @@ impl OnlineClusterer {
                 self.created += 1;
                 let mut s = StoryState { story, sum: vec![0.0; self.dim], n: 0, latest: None, earliest: None };
                 Self::add(&mut s, &centred, time);
+                self.index.insert(story, self.stories.len());
                 self.stories.push(s);
                 Ok(Assignment { story, started_new: true, best_similarity })
             }

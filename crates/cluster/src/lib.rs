@@ -91,6 +91,8 @@ pub enum ClusterError {
 struct StoryState {
     story: StoryRef,
     sum: Vec<f32>,
+    /// Euclidean norm of `sum`, kept up to date by `add`.
+    sum_norm: f32,
     n: usize,
     latest: Option<DateTime<Utc>>,
     earliest: Option<DateTime<Utc>>,
@@ -233,6 +235,7 @@ impl OnlineClusterer {
                 self.stories.push(StoryState {
                     story: StoryRef::Existing(story_id),
                     sum: vec![0.0; self.dim],
+                    sum_norm: 0.0,
                     n: 0,
                     latest: None,
                     earliest: None,
@@ -248,6 +251,7 @@ impl OnlineClusterer {
         for (a, x) in s.sum.iter_mut().zip(v) {
             *a += x;
         }
+        s.sum_norm = norm(&s.sum);
         s.n += 1;
         s.latest = match (s.latest, time) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -290,12 +294,7 @@ impl OnlineClusterer {
             {
                 continue;
             }
-            let (mut dot, mut cn) = (0f32, 0f32);
-            for (a, x) in s.sum.iter().zip(&centred) {
-                dot += a * x;
-                cn += a * a;
-            }
-            let sim = if cn == 0.0 { 0.0 } else { dot / cn.sqrt() };
+            let sim = if s.sum_norm == 0.0 { 0.0 } else { dot(&s.sum, &centred) / s.sum_norm };
             if best.is_none_or(|(_, b)| sim > b) {
                 best = Some((i, sim));
             }
@@ -309,7 +308,8 @@ impl OnlineClusterer {
             _ => {
                 let story = StoryRef::New(self.created);
                 self.created += 1;
-                let mut s = StoryState { story, sum: vec![0.0; self.dim], n: 0, latest: None, earliest: None };
+                let mut s =
+                    StoryState { story, sum: vec![0.0; self.dim], sum_norm: 0.0, n: 0, latest: None, earliest: None };
                 Self::add(&mut s, &centred, time);
                 self.index.insert(story, self.stories.len());
                 self.stories.push(s);
@@ -320,7 +320,21 @@ impl OnlineClusterer {
 }
 
 fn norm(v: &[f32]) -> f32 {
-    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+    dot(v, v).sqrt()
+}
+
+/// Dot product with eight independent accumulators, which the compiler turns into SIMD
+/// (a single running sum cannot be reordered, so it would stay scalar).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ pub fn synthetic(stories: usize, per_day: Option<usize>, dim: usize, config: Clu
     let mut max_open = 0;
     let t0 = Instant::now();
     for (t, v) in &stream {
-        let _ = c.assign(v, Some(*t), None);
+        let _ = c.assign(v, Some(*t), None, &[]);
         max_open = max_open.max(c.open_story_count());
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -160,7 +160,7 @@ pub fn real(
             .map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
     }
     for (a, v) in articles.iter().zip(&vectors) {
-        c.assign(v, a.published, Some(&a.lang))
+        c.assign(v, a.published, Some(&a.lang), &crate::pipeline::entity_keys(a))
             .map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
     }
     let cluster_secs = t.elapsed().as_secs_f64();

@@ -123,6 +123,9 @@ enum EvalCommand {
         /// Override the maximum story lifetime in days.
         #[arg(long)]
         max_story_days: Option<f64>,
+        /// Override the weight of entity (name/number) overlap evidence.
+        #[arg(long)]
+        entity_weight: Option<f32>,
         /// Reuse article vectors cached by earlier runs (for tuning; speed then covers only
         /// vectors computed in this run).
         #[arg(long)]
@@ -220,7 +223,16 @@ fn run(cli: Cli) -> Result<i32> {
             let (_, reports) = ingest_and_process(&config, inputs)?;
             Ok(if reports.iter().any(IngestReport::has_errors) { 2 } else { 0 })
         }
-        Command::Eval(EvalCommand::Cluster { input, json, threshold, window_days, max_story_days, cache, threads }) => {
+        Command::Eval(EvalCommand::Cluster {
+            input,
+            json,
+            threshold,
+            window_days,
+            max_story_days,
+            entity_weight,
+            cache,
+            threads,
+        }) => {
             let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
             let articles = match chorus_eval::read_cluster_file(std::io::BufReader::new(file)) {
                 Ok(a) => a,
@@ -241,6 +253,9 @@ fn run(cli: Cli) -> Result<i32> {
             }
             if let Some(m) = max_story_days {
                 config.cluster.max_story_days = m;
+            }
+            if let Some(w) = entity_weight {
+                config.cluster.entity_weight = w;
             }
             let model_dir = fetch_model(&config.model_dir)?;
             let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;

@@ -190,6 +190,13 @@ pub fn article_embedding_text(article: &Article, lead_chars: usize) -> String {
     format!("{E5_QUERY_PREFIX}{}", article.headline_and_lead(lead_chars))
 }
 
+/// Entity keys (names, numbers) of an article's headline and lead, the same text the
+/// clusterer's stored-story rebuild reads.
+pub fn entity_keys(article: &Article) -> Vec<u64> {
+    let lead: String = format!("{}\n{}", article.title, article.text).chars().take(1000).collect();
+    chorus_text::entities::keys(&lead)
+}
+
 /// Embeds every stored article that has no vector from `embedder` yet. A copy of an
 /// earlier text reuses the original's vector instead of running the model again.
 /// `on_batch` is called with the number of articles done after each batch.
@@ -279,7 +286,10 @@ pub fn cluster_pending(
         }
     }
     for cv in &stored {
-        clusterer.restore(cv.story_id, &cv.vector, cv.published, Some(&cv.lang)).map_err(cluster_err("(stored)"))?;
+        let keys = if config.entity_weight != 0.0 { chorus_text::entities::keys(&cv.lead) } else { Vec::new() };
+        clusterer
+            .restore(cv.story_id, &cv.vector, cv.published, Some(&cv.lang), &keys)
+            .map_err(cluster_err("(stored)"))?;
     }
     let mut placed: HashMap<String, StoryRef> = HashMap::new();
     let mut assignments: Vec<(String, std::result::Result<StoryId, usize>)> = Vec::new();
@@ -287,6 +297,7 @@ pub fn cluster_pending(
         let Some(v) = vectors.get(&r.article.id) else {
             continue;
         };
+        let keys = if config.entity_weight != 0.0 { entity_keys(&r.article) } else { Vec::new() };
         let original_story = match &r.duplicate_of {
             Some(orig) => match placed.get(orig) {
                 Some(s) => Some(*s),
@@ -298,7 +309,7 @@ pub fn cluster_pending(
             Some(s) => {
                 if let StoryRef::Existing(id) = s {
                     clusterer
-                        .restore(id, v, r.article.published, Some(&r.article.lang))
+                        .restore(id, v, r.article.published, Some(&r.article.lang), &keys)
                         .map_err(cluster_err(&r.article.id))?;
                 }
                 report.with_original += 1;
@@ -306,7 +317,7 @@ pub fn cluster_pending(
             }
             None => {
                 let a = clusterer
-                    .assign(v, r.article.published, Some(&r.article.lang))
+                    .assign(v, r.article.published, Some(&r.article.lang), &keys)
                     .map_err(cluster_err(&r.article.id))?;
                 if a.started_new {
                     report.new_stories += 1;

@@ -36,6 +36,10 @@ pub struct ClusterConfig {
     /// a language seen a few times is centred on a stable estimate.
     #[serde(default)]
     pub language_prior: f64,
+    /// Weight of entity evidence: the share of an article's entity keys (names, numbers)
+    /// already seen in a story is added, times this weight, to its similarity.
+    #[serde(default)]
+    pub entity_weight: f32,
 }
 
 impl Default for ClusterConfig {
@@ -47,6 +51,7 @@ impl Default for ClusterConfig {
             centre: true,
             centre_per_language: true,
             language_prior: 20.0,
+            entity_weight: 0.0,
         }
     }
 }
@@ -93,6 +98,8 @@ struct StoryState {
     sum: Vec<f32>,
     /// Euclidean norm of `sum`, kept up to date by `add`.
     sum_norm: f32,
+    /// Entity keys of its members, with counts.
+    keys: std::collections::HashMap<u64, u32>,
     n: usize,
     latest: Option<DateTime<Utc>>,
     earliest: Option<DateTime<Utc>>,
@@ -223,6 +230,7 @@ impl OnlineClusterer {
         v: &[f32],
         time: Option<DateTime<Utc>>,
         lang: Option<&str>,
+        keys: &[u64],
     ) -> Result<(), ClusterError> {
         self.check(v)?;
         let c = self.centred(v, lang);
@@ -236,6 +244,7 @@ impl OnlineClusterer {
                     story: StoryRef::Existing(story_id),
                     sum: vec![0.0; self.dim],
                     sum_norm: 0.0,
+                    keys: Default::default(),
                     n: 0,
                     latest: None,
                     earliest: None,
@@ -243,11 +252,14 @@ impl OnlineClusterer {
                 self.stories.len() - 1
             }
         };
-        Self::add(&mut self.stories[idx], &c, time);
+        Self::add(&mut self.stories[idx], &c, keys, time);
         Ok(())
     }
 
-    fn add(s: &mut StoryState, v: &[f32], time: Option<DateTime<Utc>>) {
+    fn add(s: &mut StoryState, v: &[f32], keys: &[u64], time: Option<DateTime<Utc>>) {
+        for k in keys {
+            *s.keys.entry(*k).or_default() += 1;
+        }
         for (a, x) in s.sum.iter_mut().zip(v) {
             *a += x;
         }
@@ -269,6 +281,7 @@ impl OnlineClusterer {
         v: &[f32],
         time: Option<DateTime<Utc>>,
         lang: Option<&str>,
+        keys: &[u64],
     ) -> Result<Assignment, ClusterError> {
         self.check(v)?;
         let centred = self.centred(v, lang);
@@ -294,7 +307,11 @@ impl OnlineClusterer {
             {
                 continue;
             }
-            let sim = if s.sum_norm == 0.0 { 0.0 } else { dot(&s.sum, &centred) / s.sum_norm };
+            let mut sim = if s.sum_norm == 0.0 { 0.0 } else { dot(&s.sum, &centred) / s.sum_norm };
+            if self.config.entity_weight != 0.0 && !keys.is_empty() {
+                let shared = keys.iter().filter(|k| s.keys.contains_key(k)).count();
+                sim += self.config.entity_weight * shared as f32 / keys.len() as f32;
+            }
             if best.is_none_or(|(_, b)| sim > b) {
                 best = Some((i, sim));
             }
@@ -302,15 +319,22 @@ impl OnlineClusterer {
         let best_similarity = best.map(|(_, s)| s);
         match best {
             Some((i, sim)) if sim >= self.config.threshold => {
-                Self::add(&mut self.stories[i], &centred, time);
+                Self::add(&mut self.stories[i], &centred, keys, time);
                 Ok(Assignment { story: self.stories[i].story, started_new: false, best_similarity })
             }
             _ => {
                 let story = StoryRef::New(self.created);
                 self.created += 1;
-                let mut s =
-                    StoryState { story, sum: vec![0.0; self.dim], sum_norm: 0.0, n: 0, latest: None, earliest: None };
-                Self::add(&mut s, &centred, time);
+                let mut s = StoryState {
+                    story,
+                    sum: vec![0.0; self.dim],
+                    sum_norm: 0.0,
+                    keys: Default::default(),
+                    n: 0,
+                    latest: None,
+                    earliest: None,
+                };
+                Self::add(&mut s, &centred, keys, time);
                 self.index.insert(story, self.stories.len());
                 self.stories.push(s);
                 Ok(Assignment { story, started_new: true, best_similarity })
@@ -370,7 +394,7 @@ mod tests {
         }
         let mut story_of = Vec::new();
         for (_, v) in &items {
-            story_of.push(c.assign(v, day(5), None).unwrap().story);
+            story_of.push(c.assign(v, day(5), None, &[]).unwrap().story);
         }
         for i in 0..items.len() {
             for j in 0..items.len() {
@@ -387,7 +411,7 @@ mod tests {
         let mut c = OnlineClusterer::new(cfg, dim);
         for e in 0..4 {
             c.observe(&event_vec(e, 0.0, dim), None).unwrap();
-            c.assign(&event_vec(e, 0.0, dim), day(5), None).unwrap();
+            c.assign(&event_vec(e, 0.0, dim), day(5), None, &[]).unwrap();
         }
         assert_eq!(c.story_count(), 1, "raw cosines of these vectors are all high");
     }
@@ -403,9 +427,9 @@ mod tests {
         let a = event_vec(0, 0.0, dim);
         c.observe(&a, None).unwrap();
         c.observe(&a, None).unwrap();
-        let first = c.assign(&a, day(1), None).unwrap();
-        let same_week = c.assign(&a, day(3), None).unwrap();
-        let much_later = c.assign(&a, day(20), None).unwrap();
+        let first = c.assign(&a, day(1), None, &[]).unwrap();
+        let same_week = c.assign(&a, day(3), None, &[]).unwrap();
+        let much_later = c.assign(&a, day(20), None, &[]).unwrap();
         assert_eq!(first.story, same_week.story);
         assert!(much_later.started_new);
     }
@@ -421,7 +445,7 @@ mod tests {
         let a = event_vec(0, 0.0, dim);
         c.observe(&a, None).unwrap();
         // Daily articles chain within the 3-day window, but not past day 1 + 5.
-        let stories: Vec<StoryRef> = (1..=8).map(|d| c.assign(&a, day(d), None).unwrap().story).collect();
+        let stories: Vec<StoryRef> = (1..=8).map(|d| c.assign(&a, day(d), None, &[]).unwrap().story).collect();
         assert!(stories[..6].iter().all(|s| *s == stories[0]), "{stories:?}");
         assert_ne!(stories[6], stories[0]);
     }
@@ -433,11 +457,11 @@ mod tests {
         for e in 0..4 {
             let v = event_vec(e, 0.0, dim);
             c.observe(&v, None).unwrap();
-            c.restore(100 + e as i64, &v, day(2), None).unwrap();
+            c.restore(100 + e as i64, &v, day(2), None, &[]).unwrap();
         }
         let v = event_vec(2, 0.01, dim);
         c.observe(&v, None).unwrap();
-        let a = c.assign(&v, day(3), None).unwrap();
+        let a = c.assign(&v, day(3), None, &[]).unwrap();
         assert_eq!(a.story, StoryRef::Existing(102));
         assert!(!a.started_new);
     }
@@ -463,7 +487,7 @@ mod tests {
             }
             let stories: Vec<StoryRef> = items
                 .iter()
-                .map(|&(e, l)| c.assign(&bilingual(e, l, dim), day(5), Some(langs[l])).unwrap().story)
+                .map(|&(e, l)| c.assign(&bilingual(e, l, dim), day(5), Some(langs[l]), &[]).unwrap().story)
                 .collect();
             (items, stories)
         };
@@ -486,9 +510,9 @@ mod tests {
     #[test]
     fn bad_vectors_are_errors_not_panics() {
         let mut c = OnlineClusterer::new(ClusterConfig::default(), 4);
-        assert_eq!(c.assign(&[1.0, 0.0], None, None), Err(ClusterError::Dimension { got: 2, want: 4 }));
+        assert_eq!(c.assign(&[1.0, 0.0], None, None, &[]), Err(ClusterError::Dimension { got: 2, want: 4 }));
         assert_eq!(c.observe(&[f32::NAN, 0.0, 0.0, 0.0], None), Err(ClusterError::NonFinite));
         // A zero vector and undated articles are fine.
-        assert!(c.assign(&[0.0; 4], None, None).unwrap().started_new);
+        assert!(c.assign(&[0.0; 4], None, None, &[]).unwrap().started_new);
     }
 }

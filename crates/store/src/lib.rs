@@ -89,6 +89,8 @@ pub struct ClusteredVector {
     pub published: Option<DateTime<Utc>>,
     /// Its language.
     pub lang: String,
+    /// Its headline and the start of its text (up to 1,000 characters).
+    pub lead: String,
     /// Its vector.
     pub vector: Vec<f32>,
 }

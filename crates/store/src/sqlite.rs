@@ -198,7 +198,8 @@ impl Store for SqliteStore {
     fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>> {
         let conn = self.conn();
         let mut st = conn.prepare(
-            "SELECT a.story_id, a.published, a.lang, v.vector FROM articles a JOIN article_vectors v \
+            "SELECT a.story_id, a.published, a.lang, substr(a.title || char(10) || a.body, 1, 1000), v.vector \
+             FROM articles a JOIN article_vectors v \
              ON v.article_id = a.id AND v.model = ?1 WHERE a.story_id IS NOT NULL ORDER BY a.seq",
         )?;
         let rows = st.query_map([model], |r| {
@@ -206,16 +207,18 @@ impl Store for SqliteStore {
                 r.get::<_, StoryId>(0)?,
                 r.get::<_, Option<String>>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (story_id, published, lang, blob) = row?;
+            let (story_id, published, lang, lead, blob) = row?;
             out.push(ClusteredVector {
                 story_id,
                 published: parse_time(published),
                 lang,
+                lead,
                 vector: vector_from_bytes(&blob)?,
             });
         }

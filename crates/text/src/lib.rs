@@ -2,8 +2,10 @@
 //!
 //! * [`lang`]: language identification (whatlang) and ISO code normalisation;
 //! * [`sentences`]: per-language sentence splitting (sentencex);
-//! * [`dedup`]: fingerprints that find exact and near-duplicate texts (MinHash).
+//! * [`dedup`]: fingerprints that find exact and near-duplicate texts (MinHash);
+//! * [`entities`]: names and numbers as hashed keys, evidence that two texts report one event.
 
 pub mod dedup;
+pub mod entities;
 pub mod lang;
 pub mod sentences;

@@ -126,6 +126,9 @@ enum EvalCommand {
         /// Override the weight of entity (name/number) overlap evidence.
         #[arg(long)]
         entity_weight: Option<f32>,
+        /// Override the share of similarity taken from the closest member (0 = centroid).
+        #[arg(long)]
+        member_weight: Option<f32>,
         /// Reuse article vectors cached by earlier runs (for tuning; speed then covers only
         /// vectors computed in this run).
         #[arg(long)]
@@ -230,6 +233,7 @@ fn run(cli: Cli) -> Result<i32> {
             window_days,
             max_story_days,
             entity_weight,
+            member_weight,
             cache,
             threads,
         }) => {
@@ -256,6 +260,9 @@ fn run(cli: Cli) -> Result<i32> {
             }
             if let Some(w) = entity_weight {
                 config.cluster.entity_weight = w;
+            }
+            if let Some(w) = member_weight {
+                config.cluster.member_weight = w;
             }
             let model_dir = fetch_model(&config.model_dir)?;
             let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;

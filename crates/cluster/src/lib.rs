@@ -40,6 +40,10 @@ pub struct ClusterConfig {
     /// already seen in a story is added, times this weight, to its similarity.
     #[serde(default)]
     pub entity_weight: f32,
+    /// Share of the similarity taken from the story's closest member rather than its
+    /// centroid (0 = centroid only, 1 = single link).
+    #[serde(default)]
+    pub member_weight: f32,
 }
 
 impl Default for ClusterConfig {
@@ -52,6 +56,7 @@ impl Default for ClusterConfig {
             centre_per_language: true,
             language_prior: 20.0,
             entity_weight: 0.0,
+            member_weight: 0.6,
         }
     }
 }
@@ -98,6 +103,8 @@ struct StoryState {
     sum: Vec<f32>,
     /// Euclidean norm of `sum`, kept up to date by `add`.
     sum_norm: f32,
+    /// Its members' centred vectors (kept only when `member_weight` is set).
+    members: Vec<Vec<f32>>,
     /// Entity keys of its members, with counts.
     keys: std::collections::HashMap<u64, u32>,
     n: usize,
@@ -244,6 +251,7 @@ impl OnlineClusterer {
                     story: StoryRef::Existing(story_id),
                     sum: vec![0.0; self.dim],
                     sum_norm: 0.0,
+                    members: Vec::new(),
                     keys: Default::default(),
                     n: 0,
                     latest: None,
@@ -252,11 +260,15 @@ impl OnlineClusterer {
                 self.stories.len() - 1
             }
         };
-        Self::add(&mut self.stories[idx], &c, keys, time);
+        let keep = self.config.member_weight != 0.0;
+        Self::add(&mut self.stories[idx], &c, keys, time, keep);
         Ok(())
     }
 
-    fn add(s: &mut StoryState, v: &[f32], keys: &[u64], time: Option<DateTime<Utc>>) {
+    fn add(s: &mut StoryState, v: &[f32], keys: &[u64], time: Option<DateTime<Utc>>, keep_member: bool) {
+        if keep_member {
+            s.members.push(v.to_vec());
+        }
         for k in keys {
             *s.keys.entry(*k).or_default() += 1;
         }
@@ -308,6 +320,11 @@ impl OnlineClusterer {
                 continue;
             }
             let mut sim = if s.sum_norm == 0.0 { 0.0 } else { dot(&s.sum, &centred) / s.sum_norm };
+            if self.config.member_weight != 0.0 {
+                let closest = s.members.iter().map(|m| dot(m, &centred)).fold(f32::MIN, f32::max);
+                let a = self.config.member_weight;
+                sim = (1.0 - a) * sim + a * closest;
+            }
             if self.config.entity_weight != 0.0 && !keys.is_empty() {
                 let shared = keys.iter().filter(|k| s.keys.contains_key(k)).count();
                 sim += self.config.entity_weight * shared as f32 / keys.len() as f32;
@@ -319,7 +336,8 @@ impl OnlineClusterer {
         let best_similarity = best.map(|(_, s)| s);
         match best {
             Some((i, sim)) if sim >= self.config.threshold => {
-                Self::add(&mut self.stories[i], &centred, keys, time);
+                let keep = self.config.member_weight != 0.0;
+                Self::add(&mut self.stories[i], &centred, keys, time, keep);
                 Ok(Assignment { story: self.stories[i].story, started_new: false, best_similarity })
             }
             _ => {
@@ -329,12 +347,13 @@ impl OnlineClusterer {
                     story,
                     sum: vec![0.0; self.dim],
                     sum_norm: 0.0,
+                    members: Vec::new(),
                     keys: Default::default(),
                     n: 0,
                     latest: None,
                     earliest: None,
                 };
-                Self::add(&mut s, &centred, keys, time);
+                Self::add(&mut s, &centred, keys, time, self.config.member_weight != 0.0);
                 self.index.insert(story, self.stories.len());
                 self.stories.push(s);
                 Ok(Assignment { story, started_new: true, best_similarity })

@@ -112,6 +112,22 @@ struct StoryState {
     earliest: Option<DateTime<Utc>>,
 }
 
+impl StoryState {
+    /// A story with no members yet.
+    fn empty(story: StoryRef, dim: usize) -> StoryState {
+        StoryState {
+            story,
+            sum: vec![0.0; dim],
+            sum_norm: 0.0,
+            members: Vec::new(),
+            keys: Default::default(),
+            n: 0,
+            latest: None,
+            earliest: None,
+        }
+    }
+}
+
 /// The online clusterer's state: the running mean and every story's centroid.
 #[derive(Debug, Clone)]
 pub struct OnlineClusterer {
@@ -247,16 +263,7 @@ impl OnlineClusterer {
             Some(i) => i,
             None => {
                 self.index.insert(key, self.stories.len());
-                self.stories.push(StoryState {
-                    story: StoryRef::Existing(story_id),
-                    sum: vec![0.0; self.dim],
-                    sum_norm: 0.0,
-                    members: Vec::new(),
-                    keys: Default::default(),
-                    n: 0,
-                    latest: None,
-                    earliest: None,
-                });
+                self.stories.push(StoryState::empty(key, self.dim));
                 self.stories.len() - 1
             }
         };
@@ -343,16 +350,7 @@ impl OnlineClusterer {
             _ => {
                 let story = StoryRef::New(self.created);
                 self.created += 1;
-                let mut s = StoryState {
-                    story,
-                    sum: vec![0.0; self.dim],
-                    sum_norm: 0.0,
-                    members: Vec::new(),
-                    keys: Default::default(),
-                    n: 0,
-                    latest: None,
-                    earliest: None,
-                };
+                let mut s = StoryState::empty(story, self.dim);
                 Self::add(&mut s, &centred, keys, time, self.config.member_weight != 0.0);
                 self.index.insert(story, self.stories.len());
                 self.stories.push(s);

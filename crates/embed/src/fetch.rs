@@ -117,6 +117,17 @@ pub fn ensure(
     mut on_event: impl FnMut(FetchEvent),
 ) -> Result<PathBuf, EmbedError> {
     std::fs::create_dir_all(model_dir).map_err(io_err(model_dir))?;
+    // One fetch at a time per folder, across threads and processes (tests and a demo may
+    // start together on a fresh machine): the others wait, then find the files cached.
+    // The lock is released when `lock` is dropped.
+    let lock_path = model_dir.join(".fetch.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    lock.lock().map_err(io_err(&lock_path))?;
     for file in files {
         let target = model_dir.join(file.file_name);
         if target.exists() && sha256_file(&target).map_err(io_err(&target))? == file.sha256 {

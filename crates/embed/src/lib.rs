@@ -67,7 +67,6 @@ pub struct E5Embedder {
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
-    max_tokens: usize,
     batch_size: usize,
 }
 
@@ -113,12 +112,7 @@ impl E5Embedder {
             pad_token: "<pad>".into(),
             ..Default::default()
         }));
-        Ok(E5Embedder { model, tokenizer, device, max_tokens, batch_size: 16 })
-    }
-
-    /// Token limit per input.
-    pub fn max_tokens(&self) -> usize {
-        self.max_tokens
+        Ok(E5Embedder { model, tokenizer, device, batch_size: 16 })
     }
 
     fn embed_batch(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {

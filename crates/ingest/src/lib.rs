@@ -75,13 +75,6 @@ pub struct Batch {
     pub lines: usize,
 }
 
-impl Batch {
-    /// Number of rejected lines.
-    pub fn rejected_count(&self) -> usize {
-        self.rejected.len()
-    }
-}
-
 #[derive(Deserialize)]
 struct RawArticle {
     id: Option<serde_json::Value>,

@@ -84,23 +84,21 @@ pub fn candidates(sources: &[ArticleRecord], cfg: &SynthConfig) -> Vec<Candidate
     for (i, rec) in sources.iter().enumerate() {
         let sentences = chorus_text::sentences::split(&rec.article.text, &rec.article.lang);
         let of = sentences.len();
-        let mut taken = 0;
-        for (position, s) in sentences.into_iter().enumerate() {
-            if taken >= cfg.max_sentences_per_source {
-                break;
-            }
-            if plausible(&s, cfg) {
-                out.push(Candidate { source: i, position, of, text: s });
-                taken += 1;
-            }
-        }
+        let before = out.len();
+        out.extend(
+            sentences
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| plausible(s, cfg))
+                .take(cfg.max_sentences_per_source)
+                .map(|(position, s)| Candidate { source: i, position, of, text: s.clone() }),
+        );
         // A source whose sentences are all implausible (a headline-only blurb, say) still
         // contributes its longest sentence, so it is never silently ignored.
-        if taken == 0 {
-            let sentences = chorus_text::sentences::split(&rec.article.text, &rec.article.lang);
-            if let Some((position, s)) = sentences.iter().enumerate().max_by_key(|(_, s)| s.chars().count()) {
-                out.push(Candidate { source: i, position, of: sentences.len(), text: s.clone() });
-            }
+        if out.len() == before
+            && let Some((position, s)) = sentences.iter().enumerate().max_by_key(|(_, s)| s.chars().count())
+        {
+            out.push(Candidate { source: i, position, of, text: s.clone() });
         }
     }
     out

@@ -55,33 +55,52 @@ fn unit(mut v: Vec<f32>) -> Vec<f32> {
     v
 }
 
+/// One synthetic article: arrival time, vector, terms.
+type StreamItem = (DateTime<Utc>, Vec<f32>, Vec<(u64, f32)>);
+
 /// Clusters a synthetic stream of `stories` stories of three articles each, `per_day`
 /// stories starting per day (all on one day when `per_day` is `None`). Vectors share a
-/// common component, as e5's do, plus a story direction and noise.
+/// common component, as e5's do, plus a story direction and noise. Each article also
+/// carries terms for lexical evidence: 30 drawn from its story's 40 and 30 from 5,000
+/// words common to all stories (Zipf-like, so frequent ones are shared widely).
 pub fn synthetic(stories: usize, per_day: Option<usize>, dim: usize, config: ClusterConfig) -> CurvePoint {
     let mut rng = Rng(0xC0FFEE ^ stories as u64);
     let common = unit((0..dim).map(|_| rng.gaussian()).collect());
     let start: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
-    let mut stream: Vec<(DateTime<Utc>, Vec<f32>)> = Vec::with_capacity(stories * 3);
+    let mut stream: Vec<StreamItem> = Vec::with_capacity(stories * 3);
     for s in 0..stories {
         let dir = unit((0..dim).map(|_| rng.gaussian()).collect());
+        let story_terms: Vec<u64> = (0..40).map(|_| rng.next_u64()).collect();
         let day = per_day.map(|r| s / r.max(1)).unwrap_or(0) as i64;
         for k in 0..3 {
             let noise: Vec<f32> = (0..dim).map(|_| rng.gaussian() * 0.35 / (dim as f32).sqrt()).collect();
             let v: Vec<f32> = (0..dim).map(|i| 0.85 * common[i] + 0.5 * dir[i] + noise[i]).collect();
             let t = start + Duration::days(day) + Duration::hours(k * 9 + (s % 7) as i64);
-            stream.push((t, unit(v)));
+            let mut terms: Vec<(u64, f32)> = Vec::with_capacity(60);
+            for _ in 0..30 {
+                terms.push((story_terms[(rng.next_u64() % 40) as usize], 1.0));
+                terms.push((((5000.0 * rng.uniform().powi(3)) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), 1.0));
+            }
+            terms.sort_unstable_by_key(|t| t.0);
+            terms.dedup_by(|b, a| {
+                let same = a.0 == b.0;
+                if same {
+                    a.1 += b.1;
+                }
+                same
+            });
+            stream.push((t, unit(v), terms));
         }
     }
-    stream.sort_by_key(|(t, _)| *t);
+    stream.sort_by_key(|(t, _, _)| *t);
     let mut c = OnlineClusterer::new(config, dim);
-    for (_, v) in &stream {
-        let _ = c.observe(v, None);
+    for (_, v, terms) in &stream {
+        let _ = c.observe(v, None, terms);
     }
     let mut max_open = 0;
     let t0 = Instant::now();
-    for (t, v) in &stream {
-        let _ = c.assign(v, Some(*t), None, &[]);
+    for (t, v, terms) in &stream {
+        let _ = c.assign(v, Some(*t), None, terms);
         max_open = max_open.max(c.open_story_count());
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -155,12 +174,13 @@ pub fn real(
     let t = Instant::now();
     let mut c = OnlineClusterer::new(config.cluster, embedder.dim());
     // As in the pipeline: every article informs the centring means before any is placed.
-    for (a, v) in articles.iter().zip(&vectors) {
-        c.observe(v, Some(&a.lang))
+    let terms: Vec<Vec<(u64, f32)>> = articles.iter().map(|a| crate::pipeline::article_terms(a)).collect();
+    for ((a, v), t) in articles.iter().zip(&vectors).zip(&terms) {
+        c.observe(v, Some(&a.lang), t)
             .map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
     }
-    for (a, v) in articles.iter().zip(&vectors) {
-        c.assign(v, a.published, Some(&a.lang), &crate::pipeline::entity_keys(a))
+    for ((a, v), t) in articles.iter().zip(&vectors).zip(&terms) {
+        c.assign(v, a.published, Some(&a.lang), t)
             .map_err(|source| crate::pipeline::PipelineError::Cluster { article: a.id.clone(), source })?;
     }
     let cluster_secs = t.elapsed().as_secs_f64();

@@ -8,6 +8,7 @@ use chorus_store::{SqliteStore, Store};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,6 +95,9 @@ enum BenchCommand {
         /// Largest story count for the worst case (every story on one day).
         #[arg(long, default_value_t = 10_000)]
         worst_case_max: usize,
+        /// Override the weight of lexical evidence (0 switches it off).
+        #[arg(long)]
+        lexical_weight: Option<f32>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -105,6 +109,33 @@ enum BenchCommand {
 
 #[derive(Subcommand)]
 enum EvalCommand {
+    /// Write an article per story with the product's synthesiser and print ROUGE-1/2/L F1
+    /// against the references, the share of sentences traced to their sources, mean
+    /// length and speed.
+    Synth {
+        /// JSONL: {"id","lang","sources":[{"id","outlet"?,"lang"?,"title","text"}],"reference":{"title","text"}}.
+        #[arg(long)]
+        input: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Write each generated article (JSONL) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the number of sentences per article.
+        #[arg(long)]
+        max_sentences: Option<usize>,
+        /// Word budget of each article's text (0: none). The default, 75, is the length
+        /// tuned on NeuS train, about that of its references.
+        #[arg(long, default_value_t = 75)]
+        max_words: usize,
+        /// Reuse sentence vectors cached by earlier runs (for tuning).
+        #[arg(long)]
+        cache: bool,
+        /// Inference threads.
+        #[arg(long, default_value_t = chorus::config::default_threads())]
+        threads: usize,
+    },
     /// Cluster a labelled JSONL file with the product's clusterer and print pairwise and
     /// BCubed scores, per language, cross-lingual pair recall and speed.
     Cluster {
@@ -123,9 +154,15 @@ enum EvalCommand {
         /// Override the maximum story lifetime in days.
         #[arg(long)]
         max_story_days: Option<f64>,
-        /// Override the weight of entity (name/number) overlap evidence.
+        /// Override the weight of lexical (TF-IDF of words, names and numbers) evidence.
         #[arg(long)]
-        entity_weight: Option<f32>,
+        lexical_weight: Option<f32>,
+        /// Override how many distinctive terms per article lexical evidence compares.
+        #[arg(long)]
+        lexical_terms: Option<usize>,
+        /// Apply lexical evidence only across languages (true/false).
+        #[arg(long)]
+        lexical_across_languages_only: Option<bool>,
         /// Override the share of similarity taken from the closest member (0 = centroid).
         #[arg(long)]
         member_weight: Option<f32>,
@@ -141,6 +178,19 @@ enum EvalCommand {
 
 #[derive(Subcommand)]
 enum DatasetCommand {
+    /// NeuS/AllSides roundups for `chorus eval synth`: each line's three articles as the
+    /// sources, the editors' neutral roundup as the reference.
+    NeusSynth {
+        /// `train` or `val`.
+        #[arg(long, default_value = "val")]
+        split: String,
+        /// Shared data folder.
+        #[arg(long, default_value = "../shared/data")]
+        shared_data: PathBuf,
+        /// Output JSONL file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// NeuS/AllSides roundups: each 3-article roundup is one gold story (seeded shuffle).
     Neus {
         /// `train` or `val`.
@@ -182,10 +232,17 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if let Command::Demo { common, .. } | Command::Ingest { common, .. } | Command::Serve { common, .. } = &cli.command
-    {
+    let threads = match &cli.command {
+        Command::Demo { common, .. } | Command::Ingest { common, .. } | Command::Serve { common, .. } => {
+            Some(common.threads)
+        }
+        Command::Eval(EvalCommand::Cluster { threads, .. } | EvalCommand::Synth { threads, .. })
+        | Command::Bench(BenchCommand::Cluster { threads, .. }) => Some(*threads),
+        _ => None,
+    };
+    if let Some(n) = threads {
         // Before any thread starts: candle sizes its thread pool from the environment.
-        chorus_embed::set_inference_threads(common.threads);
+        chorus_embed::set_inference_threads(n.max(1));
     }
     match run(cli) {
         Ok(code) => std::process::exit(code),
@@ -232,7 +289,9 @@ fn run(cli: Cli) -> Result<i32> {
             threshold,
             window_days,
             max_story_days,
-            entity_weight,
+            lexical_weight,
+            lexical_terms,
+            lexical_across_languages_only,
             member_weight,
             cache,
             threads,
@@ -258,8 +317,14 @@ fn run(cli: Cli) -> Result<i32> {
             if let Some(m) = max_story_days {
                 config.cluster.max_story_days = m;
             }
-            if let Some(w) = entity_weight {
-                config.cluster.entity_weight = w;
+            if let Some(w) = lexical_weight {
+                config.cluster.lexical_weight = w;
+            }
+            if let Some(n) = lexical_terms {
+                config.cluster.lexical_terms = n;
+            }
+            if let Some(x) = lexical_across_languages_only {
+                config.cluster.lexical_across_languages_only = x;
             }
             if let Some(w) = member_weight {
                 config.cluster.member_weight = w;
@@ -285,9 +350,87 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Bench(BenchCommand::Cluster { articles, stories, per_day, worst_case_max, json, threads }) => {
+        Command::Eval(EvalCommand::Synth { input, json, out, max_sentences, max_words, cache, threads }) => {
+            let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+            let stories = match chorus_eval::synth::read_synth_file(std::io::BufReader::new(file)) {
+                Ok(s) => s,
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}: {e}", input.display());
+                    }
+                    anyhow::bail!("{}: {} problem(s); nothing was scored", input.display(), errors.len());
+                }
+            };
             let mut config = Config::with_data_dir(std::env::temp_dir());
             config.threads = threads.max(1);
+            if let Some(n) = max_sentences {
+                config.synth.max_sentences = n.max(1);
+            }
+            config.synth.max_words = max_words;
+            let model_dir = fetch_model(&config.model_dir)?;
+            let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
+            let cache_store = if cache {
+                let path = fetch::default_cache_dir().join("eval-vectors.db");
+                Some(SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?)
+            } else {
+                None
+            };
+            let mut writer = match &out {
+                Some(p) => Some(std::io::BufWriter::new(
+                    std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+                )),
+                None => None,
+            };
+            let mut write_error: Option<std::io::Error> = None;
+            let scores = chorus::evaluate::synth(
+                &stories,
+                &embedder,
+                &config,
+                cache_store.as_ref().map(|s| s as &dyn Store),
+                |g| {
+                    if let (Some(w), None) = (writer.as_mut(), write_error.as_ref()) {
+                        let line = serde_json::to_string(g).unwrap_or_default();
+                        if let Err(e) = writeln!(w, "{line}") {
+                            write_error = Some(e);
+                        }
+                    }
+                },
+            )?;
+            if let Some(e) = write_error {
+                anyhow::bail!("writing {}: {e}", out.as_deref().unwrap_or(std::path::Path::new("-")).display());
+            }
+            if let Some(mut w) = writer {
+                w.flush().context("writing generated articles")?;
+            }
+            if json {
+                println!("{}", serde_json::to_string(&scores)?);
+            } else {
+                println!("{}: {} stories, {} sentences", input.display(), scores.stories, scores.sentences);
+                println!(
+                    "ROUGE-1 {:.1}  ROUGE-2 {:.1}  ROUGE-L {:.1}  (F1 × 100, rouge-score definition, Porter stemming)",
+                    scores.rouge1 * 100.0,
+                    scores.rouge2 * 100.0,
+                    scores.rouge_l * 100.0
+                );
+                println!("sentences traced verbatim to a cited source: {:.1} %", scores.supported_share * 100.0);
+                println!("mean length {:.1} words; {:.2} stories/s", scores.mean_words, scores.stories_per_s);
+            }
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Cluster {
+            articles,
+            stories,
+            per_day,
+            worst_case_max,
+            lexical_weight,
+            json,
+            threads,
+        }) => {
+            let mut config = Config::with_data_dir(std::env::temp_dir());
+            config.threads = threads.max(1);
+            if let Some(w) = lexical_weight {
+                config.cluster.lexical_weight = w;
+            }
             let mut curve = Vec::new();
             let mut worst = Vec::new();
             for &s in &stories {
@@ -347,6 +490,18 @@ fn run(cli: Cli) -> Result<i32> {
             print_curve("worst case, every story on one day (nothing closes):", &worst);
             Ok(0)
         }
+        Command::Dataset(DatasetCommand::NeusSynth { split, shared_data, out }) => {
+            let stories = chorus_eval::datasets::neus_synth(&shared_data.join("neus-allsides"), &split)?;
+            let mut text = String::new();
+            for s in &stories {
+                text.push_str(&serde_json::to_string(s)?);
+                text.push('\n');
+            }
+            std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
+            let sources: usize = stories.iter().map(|s| s.sources.len()).sum();
+            println!("wrote {} stories with {sources} sources to {}", stories.len(), out.display());
+            Ok(0)
+        }
         Command::Dataset(cmd) => {
             let (articles, out) = match cmd {
                 DatasetCommand::Neus { split, shared_data, out } => {
@@ -358,6 +513,7 @@ fn run(cli: Cli) -> Result<i32> {
                 DatasetCommand::Crisis { shared_data, out } => {
                     (chorus_eval::datasets::crisis(&shared_data.join("ml-crisis-cl-tls"))?, out)
                 }
+                DatasetCommand::NeusSynth { .. } => unreachable!("handled above"),
             };
             let mut text = String::new();
             for a in &articles {

@@ -190,11 +190,35 @@ pub fn article_embedding_text(article: &Article, lead_chars: usize) -> String {
     format!("{E5_QUERY_PREFIX}{}", article.headline_and_lead(lead_chars))
 }
 
-/// Entity keys (names, numbers) of an article's headline and lead, the same text the
-/// clusterer's stored-story rebuild reads.
-pub fn entity_keys(article: &Article) -> Vec<u64> {
-    let lead: String = format!("{}\n{}", article.title, article.text).chars().take(1000).collect();
-    chorus_text::entities::keys(&lead)
+/// Characters of headline + text whose terms give the clusterer its lexical evidence
+/// (the same prefix the store hands back as `ClusteredVector::lead` after a restart).
+pub const LEXICAL_CHARS: usize = 1000;
+
+/// Weight of a name or number relative to another word in lexical evidence.
+pub const ENTITY_BOOST: f32 = 2.0;
+
+/// Terms (for TF-IDF evidence) of an article's headline and lead. `lead` is the headline,
+/// a newline and the start of the text; the headline's terms count twice.
+pub fn lexical_terms(lead: &str) -> Vec<(u64, f32)> {
+    let lead: String = lead.chars().take(LEXICAL_CHARS).collect();
+    let headline = lead.split('\n').next().unwrap_or("");
+    let mut terms = chorus_text::terms::term_counts(&lead, ENTITY_BOOST);
+    terms.extend(chorus_text::terms::term_counts(headline, ENTITY_BOOST));
+    terms.sort_unstable_by_key(|t| t.0);
+    let mut merged: Vec<(u64, f32)> = Vec::with_capacity(terms.len());
+    for (h, w) in terms {
+        match merged.last_mut() {
+            Some(last) if last.0 == h => last.1 += w,
+            _ => merged.push((h, w)),
+        }
+    }
+    merged
+}
+
+/// [`lexical_terms`] of an article.
+pub fn article_terms(article: &Article) -> Vec<(u64, f32)> {
+    let lead: String = format!("{}\n{}", article.title, article.text).chars().take(LEXICAL_CHARS).collect();
+    lexical_terms(&lead)
 }
 
 /// Embeds every stored article that has no vector from `embedder` yet. A copy of an
@@ -277,18 +301,25 @@ pub fn cluster_pending(
     let vectors = store.article_vectors(model_id, &ids)?;
     // Every stored and pending article has arrived: all of them inform the centring means,
     // before any story centroid is rebuilt or any article placed.
-    for cv in &stored {
-        clusterer.observe(&cv.vector, Some(&cv.lang)).map_err(cluster_err("(stored)"))?;
+    let lexical = config.lexical_weight != 0.0;
+    let stored_terms: Vec<Vec<(u64, f32)>> =
+        stored.iter().map(|cv| if lexical { lexical_terms(&cv.lead) } else { Vec::new() }).collect();
+    let pending_terms: HashMap<&str, Vec<(u64, f32)>> = pending
+        .iter()
+        .map(|r| (r.article.id.as_str(), if lexical { article_terms(&r.article) } else { Vec::new() }))
+        .collect();
+    for (cv, terms) in stored.iter().zip(&stored_terms) {
+        clusterer.observe(&cv.vector, Some(&cv.lang), terms).map_err(cluster_err("(stored)"))?;
     }
     for r in &pending {
         if let Some(v) = vectors.get(&r.article.id) {
-            clusterer.observe(v, Some(&r.article.lang)).map_err(cluster_err(&r.article.id))?;
+            let terms = pending_terms.get(r.article.id.as_str()).map_or(&[][..], Vec::as_slice);
+            clusterer.observe(v, Some(&r.article.lang), terms).map_err(cluster_err(&r.article.id))?;
         }
     }
-    for cv in &stored {
-        let keys = if config.entity_weight != 0.0 { chorus_text::entities::keys(&cv.lead) } else { Vec::new() };
+    for (cv, terms) in stored.iter().zip(&stored_terms) {
         clusterer
-            .restore(cv.story_id, &cv.vector, cv.published, Some(&cv.lang), &keys)
+            .restore(cv.story_id, &cv.vector, cv.published, Some(&cv.lang), terms)
             .map_err(cluster_err("(stored)"))?;
     }
     let mut placed: HashMap<String, StoryRef> = HashMap::new();
@@ -297,7 +328,7 @@ pub fn cluster_pending(
         let Some(v) = vectors.get(&r.article.id) else {
             continue;
         };
-        let keys = if config.entity_weight != 0.0 { entity_keys(&r.article) } else { Vec::new() };
+        let terms = pending_terms.get(r.article.id.as_str()).map_or(&[][..], Vec::as_slice);
         let original_story = match &r.duplicate_of {
             Some(orig) => match placed.get(orig) {
                 Some(s) => Some(*s),
@@ -309,7 +340,7 @@ pub fn cluster_pending(
             Some(s) => {
                 if let StoryRef::Existing(id) = s {
                     clusterer
-                        .restore(id, v, r.article.published, Some(&r.article.lang), &keys)
+                        .restore(id, v, r.article.published, Some(&r.article.lang), terms)
                         .map_err(cluster_err(&r.article.id))?;
                 }
                 report.with_original += 1;
@@ -317,7 +348,7 @@ pub fn cluster_pending(
             }
             None => {
                 let a = clusterer
-                    .assign(v, r.article.published, Some(&r.article.lang), &keys)
+                    .assign(v, r.article.published, Some(&r.article.lang), terms)
                     .map_err(cluster_err(&r.article.id))?;
                 if a.started_new {
                     report.new_stories += 1;
@@ -387,7 +418,7 @@ pub fn synthesize_dirty(
 
 /// Vectors for sentences, from the store's cache where possible. Returns the vectors in
 /// order and how many had to be computed.
-fn sentence_vectors<'a>(
+pub(crate) fn sentence_vectors<'a>(
     store: &dyn Store,
     embedder: &dyn Embedder,
     sentences: impl Iterator<Item = &'a str>,

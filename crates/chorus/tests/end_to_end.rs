@@ -145,7 +145,13 @@ fn real_multilingual_news_becomes_cited_story_pages() {
     assert_eq!(detail.articles.len(), detail.summary.languages.len());
     for art in &detail.articles {
         assert!(!art.title.is_empty());
-        assert!(!art.unconfirmed);
+        assert_eq!(art.coverage.reports, detail.sources.len());
+        assert!(
+            art.coverage.independent < art.coverage.reports,
+            "the post and its translations are one independent report: {:?}",
+            art.coverage
+        );
+        assert_eq!(art.unconfirmed, art.coverage.independent <= 1);
         for s in art.paragraphs.iter().flatten() {
             let first = &s.sources[0];
             let src = detail.sources.iter().find(|r| r.article.id == first.article_id).expect("cited source in story");
@@ -157,9 +163,13 @@ fn real_multilingual_news_becomes_cited_story_pages() {
     let fr_sentences = fr.paragraphs.iter().flatten().filter(|s| s.lang == "fr").count();
     assert!(fr_sentences * 2 > fr.paragraphs.iter().flatten().count(), "French edition prefers French wording");
     assert!(
-        fr.paragraphs.iter().flatten().any(|s| s.n_independent >= 2),
-        "some sentence is backed by a translation in another language"
+        fr.claims.iter().any(|c| c.languages.len() >= 2 && c.n_independent < c.n_reports),
+        "a claim shows the same sentence in its translations, which do not count as independent: {:?}",
+        fr.claims
     );
+    for s in fr.paragraphs.iter().flatten() {
+        assert!(s.claim.is_some_and(|c| c < fr.claims.len()), "every sentence names its claim");
+    }
 
     // Running again over the same data stores nothing twice.
     let before = store.stats().expect("stats");

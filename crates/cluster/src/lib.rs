@@ -13,6 +13,12 @@
 //! apart; centring each vector on the running mean of *its own language* removes it
 //! (languages with few articles borrow from the overall mean). A story is represented by
 //! the sum of its members' centred, unit-length vectors.
+//!
+//! Lexical evidence adds to the embedding similarity: the TF-IDF cosine between an
+//! article's most distinctive terms (names and numbers weighted up) and the sum of its
+//! story's, times `lexical_weight`. By default it applies only between an article and a
+//! story with no member in the article's language, where shared names and figures are
+//! what the multilingual embedding underrates (measured in `docs/quality.md`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,10 +42,23 @@ pub struct ClusterConfig {
     /// a language seen a few times is centred on a stable estimate.
     #[serde(default)]
     pub language_prior: f64,
-    /// Weight of entity evidence: the share of an article's entity keys (names, numbers)
-    /// already seen in a story is added, times this weight, to its similarity.
+    /// Weight of lexical evidence: the TF-IDF cosine between an article's terms and its
+    /// story's (names and numbers weighted up) is added, times this weight, to the
+    /// embedding similarity. 0 switches it off.
     #[serde(default)]
-    pub entity_weight: f32,
+    pub lexical_weight: f32,
+    /// How many of an article's most distinctive terms (highest TF-IDF) it is compared on.
+    #[serde(default = "default_lexical_terms")]
+    pub lexical_terms: usize,
+    /// Apply lexical evidence only between an article and stories with no member in its
+    /// language: within one language the embedding already sees shared words, across
+    /// languages shared names and numbers are evidence the embedding underrates.
+    #[serde(default)]
+    pub lexical_across_languages_only: bool,
+    /// Embedding similarity below which lexical evidence is not consulted: unrelated
+    /// stories that merely share a name stay apart, and most comparisons skip the lookups.
+    #[serde(default)]
+    pub lexical_min_similarity: f32,
     /// Share of the similarity taken from the story's closest member rather than its
     /// centroid (0 = centroid only, 1 = single link).
     #[serde(default)]
@@ -55,10 +74,40 @@ impl Default for ClusterConfig {
             centre: true,
             centre_per_language: true,
             language_prior: 20.0,
-            entity_weight: 0.0,
+            lexical_weight: 0.5,
+            lexical_terms: default_lexical_terms(),
+            lexical_across_languages_only: true,
+            lexical_min_similarity: 0.2,
             member_weight: 0.6,
         }
     }
+}
+
+/// Hasher for term keys, which are already well-mixed 64-bit hashes (xxh3): using
+/// them as they are makes the map lookups of lexical evidence several times cheaper
+/// than re-hashing with SipHash.
+#[derive(Default, Clone, Copy)]
+struct TermHasher(u64);
+
+impl std::hash::Hasher for TermHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A map keyed by term hash.
+type TermMap<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<TermHasher>>;
+
+fn default_lexical_terms() -> usize {
+    60
 }
 
 /// A story known to the clusterer: one already stored, or the k-th created in this run.
@@ -105,9 +154,13 @@ struct StoryState {
     sum_norm: f32,
     /// Its members' centred vectors (kept only when `member_weight` is set).
     members: Vec<Vec<f32>>,
-    /// Entity keys of its members, with counts.
-    keys: std::collections::HashMap<u64, u32>,
+    /// Sum of its members' unit TF-IDF vectors (term hash → weight).
+    lex: TermMap<f32>,
+    /// Squared norm of `lex`, kept up to date by `add`.
+    lex_norm2: f32,
     n: usize,
+    /// Languages of its members.
+    langs: Vec<String>,
     latest: Option<DateTime<Utc>>,
     earliest: Option<DateTime<Utc>>,
 }
@@ -120,8 +173,10 @@ impl StoryState {
             sum: vec![0.0; dim],
             sum_norm: 0.0,
             members: Vec::new(),
-            keys: Default::default(),
+            lex: Default::default(),
+            lex_norm2: 0.0,
             n: 0,
+            langs: Vec::new(),
             latest: None,
             earliest: None,
         }
@@ -146,6 +201,10 @@ pub struct OnlineClusterer {
     /// Newest article time seen.
     newest: Option<DateTime<Utc>>,
     created: usize,
+    /// Document frequency of each term among observed articles (lexical evidence only).
+    df: TermMap<u32>,
+    /// Number of articles whose terms were observed.
+    docs: usize,
 }
 
 impl OnlineClusterer {
@@ -162,6 +221,8 @@ impl OnlineClusterer {
             closed: 0,
             newest: None,
             created: 0,
+            df: TermMap::default(),
+            docs: 0,
         }
     }
 
@@ -205,10 +266,18 @@ impl OnlineClusterer {
         Ok(())
     }
 
-    /// Records that a vector has arrived, updating the running means used for centring.
-    /// Call it for every article as it arrives, before [`assign`](Self::assign).
-    pub fn observe(&mut self, v: &[f32], lang: Option<&str>) -> Result<(), ClusterError> {
+    /// Records that an article has arrived, updating the running means used for centring
+    /// and the document frequencies of its terms (`(term hash, count)`, one entry per
+    /// term, as from `chorus_text::terms::term_counts`). Call it for every article as it
+    /// arrives, before [`assign`](Self::assign).
+    pub fn observe(&mut self, v: &[f32], lang: Option<&str>, terms: &[(u64, f32)]) -> Result<(), ClusterError> {
         self.check(v)?;
+        if self.config.lexical_weight != 0.0 {
+            for (t, _) in terms {
+                *self.df.entry(*t).or_default() += 1;
+            }
+            self.docs += 1;
+        }
         for (m, x) in self.mean_sum.iter_mut().zip(v) {
             *m += *x as f64;
         }
@@ -246,6 +315,32 @@ impl OnlineClusterer {
         out
     }
 
+    /// An article's unit TF-IDF vector over its `lexical_terms` most distinctive terms,
+    /// sorted by term; empty when lexical evidence is off.
+    fn lexical(&self, terms: &[(u64, f32)]) -> Vec<(u64, f32)> {
+        if self.config.lexical_weight == 0.0 || terms.is_empty() {
+            return Vec::new();
+        }
+        let n = self.docs as f32;
+        let mut weighted: Vec<(u64, f32)> = terms
+            .iter()
+            .filter(|(_, tf)| *tf > 0.0)
+            .map(|&(t, tf)| {
+                let df = self.df.get(&t).copied().unwrap_or(0) as f32;
+                let idf = ((1.0 + n) / (1.0 + df)).ln() + 1.0;
+                (t, (1.0 + tf.ln()) * idf)
+            })
+            .collect();
+        weighted.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+        weighted.truncate(self.config.lexical_terms.max(1));
+        let norm = weighted.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            weighted.iter_mut().for_each(|(_, w)| *w /= norm);
+        }
+        weighted.sort_unstable_by_key(|t| t.0);
+        weighted
+    }
+
     /// Adds an already-clustered article back to its stored story (after a restart).
     pub fn restore(
         &mut self,
@@ -253,10 +348,11 @@ impl OnlineClusterer {
         v: &[f32],
         time: Option<DateTime<Utc>>,
         lang: Option<&str>,
-        keys: &[u64],
+        terms: &[(u64, f32)],
     ) -> Result<(), ClusterError> {
         self.check(v)?;
         let c = self.centred(v, lang);
+        let lex = self.lexical(terms);
         let key = StoryRef::Existing(story_id);
         let found = self.index.get(&key).copied().filter(|&i| self.stories.get(i).is_some_and(|s| s.story == key));
         let idx = match found {
@@ -268,16 +364,32 @@ impl OnlineClusterer {
             }
         };
         let keep = self.config.member_weight != 0.0;
-        Self::add(&mut self.stories[idx], &c, keys, time, keep);
+        Self::add(&mut self.stories[idx], &c, &lex, time, lang, keep);
         Ok(())
     }
 
-    fn add(s: &mut StoryState, v: &[f32], keys: &[u64], time: Option<DateTime<Utc>>, keep_member: bool) {
+    fn add(
+        s: &mut StoryState,
+        v: &[f32],
+        lex: &[(u64, f32)],
+        time: Option<DateTime<Utc>>,
+        lang: Option<&str>,
+        keep_member: bool,
+    ) {
+        if let Some(l) = lang
+            && !s.langs.iter().any(|x| x == l)
+        {
+            s.langs.push(l.to_string());
+        }
         if keep_member {
             s.members.push(v.to_vec());
         }
-        for k in keys {
-            *s.keys.entry(*k).or_default() += 1;
+        if !lex.is_empty() {
+            let overlap = lexical_dot(lex, &s.lex);
+            s.lex_norm2 += 2.0 * overlap + lex.iter().map(|(_, w)| w * w).sum::<f32>();
+            for (t, w) in lex {
+                *s.lex.entry(*t).or_default() += w;
+            }
         }
         for (a, x) in s.sum.iter_mut().zip(v) {
             *a += x;
@@ -300,10 +412,12 @@ impl OnlineClusterer {
         v: &[f32],
         time: Option<DateTime<Utc>>,
         lang: Option<&str>,
-        keys: &[u64],
+        terms: &[(u64, f32)],
     ) -> Result<Assignment, ClusterError> {
         self.check(v)?;
         let centred = self.centred(v, lang);
+        let lex = self.lexical(terms);
+        let lex_weight = self.config.lexical_weight;
         let days = |d: f64| chrono::Duration::milliseconds((d * 86_400_000.0) as i64);
         let (window, lifetime) = (days(self.config.window_days), days(self.config.max_story_days));
         // Articles arrive in time order, so stories closed now stay closed; an article
@@ -332,9 +446,15 @@ impl OnlineClusterer {
                 let a = self.config.member_weight;
                 sim = (1.0 - a) * sim + a * closest;
             }
-            if self.config.entity_weight != 0.0 && !keys.is_empty() {
-                let shared = keys.iter().filter(|k| s.keys.contains_key(k)).count();
-                sim += self.config.entity_weight * shared as f32 / keys.len() as f32;
+            // Lexical evidence can add at most `lex_weight`: skip the map lookups for
+            // stories it cannot lift above the threshold or the best so far.
+            let bar = best
+                .map_or(self.config.threshold, |(_, b)| b.max(self.config.threshold))
+                .max(self.config.lexical_min_similarity + lex_weight);
+            let lexical_applies =
+                !self.config.lexical_across_languages_only || lang.is_none_or(|l| !s.langs.iter().any(|x| x == l));
+            if lexical_applies && !lex.is_empty() && s.lex_norm2 > 0.0 && sim + lex_weight >= bar {
+                sim += lex_weight * lexical_dot(&lex, &s.lex) / s.lex_norm2.sqrt();
             }
             if best.is_none_or(|(_, b)| sim > b) {
                 best = Some((i, sim));
@@ -344,20 +464,25 @@ impl OnlineClusterer {
         match best {
             Some((i, sim)) if sim >= self.config.threshold => {
                 let keep = self.config.member_weight != 0.0;
-                Self::add(&mut self.stories[i], &centred, keys, time, keep);
+                Self::add(&mut self.stories[i], &centred, &lex, time, lang, keep);
                 Ok(Assignment { story: self.stories[i].story, started_new: false, best_similarity })
             }
             _ => {
                 let story = StoryRef::New(self.created);
                 self.created += 1;
                 let mut s = StoryState::empty(story, self.dim);
-                Self::add(&mut s, &centred, keys, time, self.config.member_weight != 0.0);
+                Self::add(&mut s, &centred, &lex, time, lang, self.config.member_weight != 0.0);
                 self.index.insert(story, self.stories.len());
                 self.stories.push(s);
                 Ok(Assignment { story, started_new: true, best_similarity })
             }
         }
     }
+}
+
+/// Dot product of a sparse vector with a story's term sums.
+fn lexical_dot(lex: &[(u64, f32)], sums: &TermMap<f32>) -> f32 {
+    lex.iter().map(|(t, w)| w * sums.get(t).copied().unwrap_or(0.0)).sum()
 }
 
 fn norm(v: &[f32]) -> f32 {
@@ -407,7 +532,7 @@ mod tests {
         let items: Vec<(usize, Vec<f32>)> =
             (0..12).map(|i| (i % 4, event_vec(i % 4, 0.02 * (i / 4) as f32, dim))).collect();
         for (_, v) in &items {
-            c.observe(v, None).unwrap();
+            c.observe(v, None, &[]).unwrap();
         }
         let mut story_of = Vec::new();
         for (_, v) in &items {
@@ -427,7 +552,7 @@ mod tests {
         let cfg = ClusterConfig { centre: false, threshold: 0.55, ..Default::default() };
         let mut c = OnlineClusterer::new(cfg, dim);
         for e in 0..4 {
-            c.observe(&event_vec(e, 0.0, dim), None).unwrap();
+            c.observe(&event_vec(e, 0.0, dim), None, &[]).unwrap();
             c.assign(&event_vec(e, 0.0, dim), day(5), None, &[]).unwrap();
         }
         assert_eq!(c.story_count(), 1, "raw cosines of these vectors are all high");
@@ -439,11 +564,11 @@ mod tests {
         let mut c = OnlineClusterer::new(ClusterConfig { window_days: 3.0, ..Default::default() }, dim);
         let others: Vec<Vec<f32>> = (1..6).map(|e| event_vec(e, 0.0, dim)).collect();
         for v in &others {
-            c.observe(v, None).unwrap();
+            c.observe(v, None, &[]).unwrap();
         }
         let a = event_vec(0, 0.0, dim);
-        c.observe(&a, None).unwrap();
-        c.observe(&a, None).unwrap();
+        c.observe(&a, None, &[]).unwrap();
+        c.observe(&a, None, &[]).unwrap();
         let first = c.assign(&a, day(1), None, &[]).unwrap();
         let same_week = c.assign(&a, day(3), None, &[]).unwrap();
         let much_later = c.assign(&a, day(20), None, &[]).unwrap();
@@ -457,10 +582,10 @@ mod tests {
         let cfg = ClusterConfig { window_days: 3.0, max_story_days: 5.0, ..Default::default() };
         let mut c = OnlineClusterer::new(cfg, dim);
         for e in 1..6 {
-            c.observe(&event_vec(e, 0.0, dim), None).unwrap();
+            c.observe(&event_vec(e, 0.0, dim), None, &[]).unwrap();
         }
         let a = event_vec(0, 0.0, dim);
-        c.observe(&a, None).unwrap();
+        c.observe(&a, None, &[]).unwrap();
         // Daily articles chain within the 3-day window, but not past day 1 + 5.
         let stories: Vec<StoryRef> = (1..=8).map(|d| c.assign(&a, day(d), None, &[]).unwrap().story).collect();
         assert!(stories[..6].iter().all(|s| *s == stories[0]), "{stories:?}");
@@ -473,11 +598,11 @@ mod tests {
         let mut c = OnlineClusterer::new(ClusterConfig::default(), dim);
         for e in 0..4 {
             let v = event_vec(e, 0.0, dim);
-            c.observe(&v, None).unwrap();
+            c.observe(&v, None, &[]).unwrap();
             c.restore(100 + e as i64, &v, day(2), None, &[]).unwrap();
         }
         let v = event_vec(2, 0.01, dim);
-        c.observe(&v, None).unwrap();
+        c.observe(&v, None, &[]).unwrap();
         let a = c.assign(&v, day(3), None, &[]).unwrap();
         assert_eq!(a.story, StoryRef::Existing(102));
         assert!(!a.started_new);
@@ -500,7 +625,7 @@ mod tests {
             let mut c = OnlineClusterer::new(cfg, dim);
             let items: Vec<(usize, usize)> = (0..4).flat_map(|e| (0..2).map(move |l| (e, l))).collect();
             for &(e, l) in &items {
-                c.observe(&bilingual(e, l, dim), Some(langs[l])).unwrap();
+                c.observe(&bilingual(e, l, dim), Some(langs[l]), &[]).unwrap();
             }
             let stories: Vec<StoryRef> = items
                 .iter()
@@ -525,10 +650,45 @@ mod tests {
     }
 
     #[test]
+    fn shared_names_and_numbers_decide_between_close_stories() {
+        // Two stories whose vectors are equally near a third article's; the article
+        // shares its distinctive terms with the first story only.
+        let dim = 16;
+        let mut v1 = vec![0.0f32; dim];
+        v1[0] = 1.0;
+        let mut v2 = vec![0.0f32; dim];
+        v2[1] = 1.0;
+        let mut v3 = vec![0.0f32; dim];
+        (v3[0], v3[1]) = (0.69, 0.72);
+        let common: Vec<(u64, f32)> = (100..110).map(|t| (t, 1.0)).collect();
+        let with = |extra: &[u64]| {
+            let mut t = common.clone();
+            t.extend(extra.iter().map(|&x| (x, 2.0)));
+            t.sort_unstable_by_key(|x| x.0);
+            t
+        };
+        let (t1, t2, t3) = (with(&[1, 2, 3]), with(&[7, 8, 9]), with(&[1, 2, 3]));
+        let placed = |lexical_weight: f32| {
+            let config = ClusterConfig { centre: false, threshold: 0.4, lexical_weight, ..ClusterConfig::default() };
+            let mut c = OnlineClusterer::new(config, dim);
+            for (v, t) in [(&v1, &t1), (&v2, &t2), (&v3, &t3)] {
+                c.observe(v, None, t).unwrap();
+            }
+            let a = c.assign(&v1, day(1), None, &t1).unwrap().story;
+            let b = c.assign(&v2, day(1), None, &t2).unwrap().story;
+            assert_ne!(a, b);
+            let third = c.assign(&v3, day(1), None, &t3).unwrap().story;
+            (third == a, third == b)
+        };
+        assert_eq!(placed(0.0), (false, true), "without lexical evidence the vector decides");
+        assert_eq!(placed(0.3), (true, false), "shared names and numbers tip the balance");
+    }
+
+    #[test]
     fn bad_vectors_are_errors_not_panics() {
         let mut c = OnlineClusterer::new(ClusterConfig::default(), 4);
         assert_eq!(c.assign(&[1.0, 0.0], None, None, &[]), Err(ClusterError::Dimension { got: 2, want: 4 }));
-        assert_eq!(c.observe(&[f32::NAN, 0.0, 0.0, 0.0], None), Err(ClusterError::NonFinite));
+        assert_eq!(c.observe(&[f32::NAN, 0.0, 0.0, 0.0], None, &[]), Err(ClusterError::NonFinite));
         // A zero vector and undated articles are fine.
         assert!(c.assign(&[0.0; 4], None, None, &[]).unwrap().started_new);
     }

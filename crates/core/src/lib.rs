@@ -121,6 +121,63 @@ pub struct SynthSentence {
     pub n_independent: usize,
     /// The passages that state it; the first is the one quoted.
     pub sources: Vec<SourcePassage>,
+    /// The claim it states (an index into [`StoryArticle::claims`]).
+    #[serde(default)]
+    pub claim: Option<usize>,
+    /// True when sources disagree about what it states (see [`StoryArticle::disagreements`]).
+    #[serde(default)]
+    pub disputed: bool,
+}
+
+/// A statement made by one or more sources: their sentences that say the same thing, in
+/// any language, agreeing on the numbers they give.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Its id within the story article (its index in [`StoryArticle::claims`]).
+    pub id: usize,
+    /// The sentences that state it, best first.
+    pub passages: Vec<SourcePassage>,
+    /// Independent reports among them (reprints and translations of one report count once).
+    pub n_independent: usize,
+    /// Source articles among them.
+    pub n_reports: usize,
+    /// Distinct outlets.
+    pub outlets: Vec<String>,
+    /// Distinct languages.
+    pub languages: Vec<String>,
+}
+
+/// Claims about the same thing that differ in a number (casualties, dates, amounts…):
+/// shown side by side, never smoothed over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disagreement {
+    /// What differs: `"number"`.
+    pub kind: String,
+    /// Each side: a claim and the values it gives.
+    pub sides: Vec<DisagreementSide>,
+}
+
+/// One side of a [`Disagreement`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisagreementSide {
+    /// The claim (an index into [`StoryArticle::claims`]).
+    pub claim: usize,
+    /// The values this side gives, as written (digits only, separators removed).
+    pub values: Vec<String>,
+}
+
+/// How widely a story is covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Source articles.
+    pub reports: usize,
+    /// Independent reports: reprints of one wire text and translations of one article
+    /// count once.
+    pub independent: usize,
+    /// Distinct outlets.
+    pub outlets: usize,
+    /// Distinct languages.
+    pub languages: Vec<String>,
 }
 
 /// A synthesised article for one story in one edition language.
@@ -140,6 +197,15 @@ pub struct StoryArticle {
     pub paragraphs: Vec<Vec<SynthSentence>>,
     /// True when only one independent report backs the story.
     pub unconfirmed: bool,
+    /// Coverage of the story.
+    #[serde(default)]
+    pub coverage: Coverage,
+    /// Claims its sentences state, and those on either side of a disagreement.
+    #[serde(default)]
+    pub claims: Vec<Claim>,
+    /// Where sources disagree.
+    #[serde(default)]
+    pub disagreements: Vec<Disagreement>,
 }
 
 /// Detailed view of a story: its summary, the articles behind it and its written articles.

@@ -109,6 +109,59 @@ pub fn neus(neus_dir: &Path, split: &str) -> Result<Vec<EvalArticle>, DatasetErr
     Ok(out)
 }
 
+/// Splits one NeuS `TITLE=> … ARTICLE=> …` record into headline and text.
+fn neus_record(part: &str) -> (String, String) {
+    let body = part.trim().strip_prefix("TITLE=>").unwrap_or(part);
+    match body.split_once("ARTICLE=>") {
+        Some((t, a)) => (t.trim().to_string(), a.trim().to_string()),
+        None => (String::new(), body.trim().to_string()),
+    }
+}
+
+/// Converts a NeuS split into the synthesis evaluation format: each line of
+/// `<split>.source` (three articles) with the same line of `<split>.target` (the AllSides
+/// editors' neutral roundup) as reference.
+pub fn neus_synth(neus_dir: &Path, split: &str) -> Result<Vec<crate::synth::SynthStory>, DatasetError> {
+    use crate::synth::{Reference, SynthSource, SynthStory};
+    let dir = neus_dir.join("roundup_probe");
+    let (src_path, tgt_path) = (dir.join(format!("{split}.source")), dir.join(format!("{split}.target")));
+    let (sources, targets) = (read(&src_path)?, read(&tgt_path)?);
+    let (sources, targets): (Vec<&str>, Vec<&str>) = (sources.lines().collect(), targets.lines().collect());
+    if sources.len() != targets.len() {
+        return Err(DatasetError::Format {
+            path: tgt_path.display().to_string(),
+            message: format!("{} references for {} source lines", targets.len(), sources.len()),
+        });
+    }
+    let mut out = Vec::new();
+    for (n, (line, target)) in sources.iter().zip(&targets).enumerate() {
+        let parts: Vec<&str> = line.split("[SEP]").map(str::trim).filter(|p| !p.is_empty()).collect();
+        let srcs: Vec<SynthSource> = parts
+            .iter()
+            .enumerate()
+            .map(|(k, part)| {
+                let (title, text) = neus_record(part);
+                SynthSource { id: format!("{}", k + 1), outlet: None, lang: Some("en".into()), title, text }
+            })
+            .filter(|s| !s.text.is_empty())
+            .collect();
+        let (ref_title, ref_text) = neus_record(target);
+        if srcs.is_empty() || ref_text.is_empty() {
+            return Err(DatasetError::Format {
+                path: src_path.display().to_string(),
+                message: format!("line {}: no source text or no reference", n + 1),
+            });
+        }
+        out.push(SynthStory {
+            id: format!("neus-{split}-{}", n + 1),
+            lang: "en".into(),
+            sources: srcs,
+            reference: Reference { title: ref_title.trim_end_matches('.').to_string(), text: ref_text },
+        });
+    }
+    Ok(out)
+}
+
 /// Removes tags and decodes the common character references of Wikipedia HTML.
 pub fn strip_html(html: &str) -> String {
     let mut text = String::with_capacity(html.len());

@@ -2,7 +2,9 @@
 //!
 //! * [`metrics`]: clustering scores (pairwise, BCubed, per language, cross-lingual recall);
 //! * [`datasets`]: converters from the shared research data to the evaluation format;
-//! * [`read_cluster_file`]: the strict reader of evaluation files.
+//! * [`read_cluster_file`]: the strict reader of clustering evaluation files;
+//! * [`synth`]: the synthesis evaluation format and its strict reader;
+//! * [`rouge`]: ROUGE-1/2/L as the `rouge-score` package computes them.
 //!
 //! Running the product's pipeline over an evaluation file is the `chorus` crate's job
 //! (`chorus eval cluster`); this crate has no model and no store, so its parts are easy to
@@ -10,6 +12,8 @@
 
 pub mod datasets;
 pub mod metrics;
+pub mod rouge;
+pub mod synth;
 
 pub use datasets::EvalArticle;
 use metrics::Prf;

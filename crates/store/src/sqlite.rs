@@ -552,8 +552,13 @@ mod tests {
                 lang: "en".into(),
                 n_independent: 1,
                 sources: vec![],
+                claim: None,
+                disputed: false,
             }]],
             unconfirmed: true,
+            coverage: Default::default(),
+            claims: Vec::new(),
+            disagreements: Vec::new(),
         };
         s.put_story_texts(created[0], std::slice::from_ref(&text)).unwrap();
         assert_eq!(s.dirty_stories().unwrap(), vec![created[1]]);

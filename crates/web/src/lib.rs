@@ -307,7 +307,8 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
             .unwrap_or_else(|| "not yet".into()),
         unconfirmed: chosen.map(|a| a.unconfirmed).unwrap_or(summary.n_independent <= 1),
         n_sources: summary.n_sources,
-        n_independent: summary.n_independent,
+        // Synthesis also recognises translations of one report; its count is the finer one.
+        n_independent: chosen.map(|a| a.coverage.independent).filter(|&n| n > 0).unwrap_or(summary.n_independent),
         n_outlets: summary.n_outlets,
         languages: summary.languages.join(", "),
         editions: articles.iter().map(|a| EditionLink { lang: a.lang.clone(), current: a.lang == current }).collect(),
@@ -380,6 +381,8 @@ mod tests {
                     similarity: 1.0,
                 })
                 .collect(),
+            claim: None,
+            disputed: false,
         };
         let written = |lang: &str, text: &str| StoryArticle {
             story_id: 1,
@@ -389,6 +392,9 @@ mod tests {
             written_at: chrono::Utc::now(),
             paragraphs: vec![vec![sentence(text, lang, &["a", "b"])]],
             unconfirmed: false,
+            coverage: Default::default(),
+            claims: Vec::new(),
+            disagreements: Vec::new(),
         };
         StoryDetail {
             summary: StorySummary {

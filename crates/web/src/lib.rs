@@ -164,6 +164,16 @@ struct SentenceView {
     text: String,
     lang: String,
     markers: Vec<Marker>,
+    disputed: bool,
+}
+
+/// One side of a disagreement as the page shows it.
+struct SideView {
+    values: String,
+    outlet: String,
+    lang: String,
+    sentence: String,
+    n: Option<usize>,
 }
 
 struct SourceView {
@@ -197,6 +207,7 @@ struct StoryPage {
     languages: String,
     editions: Vec<EditionLink>,
     paragraphs: Vec<Vec<SentenceView>>,
+    disagreements: Vec<Vec<SideView>>,
     sources: Vec<SourceView>,
 }
 
@@ -265,6 +276,7 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
                         .map(|s| SentenceView {
                             text: s.text.clone(),
                             lang: s.lang.clone(),
+                            disputed: s.disputed,
                             markers: s
                                 .sources
                                 .iter()
@@ -276,6 +288,28 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
                                     })
                                 })
                                 .collect(),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let disagreements: Vec<Vec<SideView>> = chosen
+        .map(|a| {
+            a.disagreements
+                .iter()
+                .map(|d| {
+                    d.sides
+                        .iter()
+                        .filter_map(|side| {
+                            let p = a.claims.get(side.claim)?.passages.first()?;
+                            Some(SideView {
+                                values: side.values.join(", "),
+                                outlet: p.outlet.clone(),
+                                lang: p.lang.clone(),
+                                sentence: p.sentence.clone(),
+                                n: number.get(p.article_id.as_str()).copied(),
+                            })
                         })
                         .collect()
                 })
@@ -313,6 +347,7 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
         languages: summary.languages.join(", "),
         editions: articles.iter().map(|a| EditionLink { lang: a.lang.clone(), current: a.lang == current }).collect(),
         paragraphs,
+        disagreements,
         sources: source_views,
     }
 }
@@ -390,11 +425,38 @@ mod tests {
             title: format!("<script>alert('{lang}')</script>"),
             edited_by: "chorus".into(),
             written_at: chrono::Utc::now(),
-            paragraphs: vec![vec![sentence(text, lang, &["a", "b"])]],
+            paragraphs: vec![vec![SynthSentence {
+                disputed: true,
+                claim: Some(0),
+                ..sentence(text, lang, &["a", "b"])
+            }]],
             unconfirmed: false,
             coverage: Default::default(),
-            claims: Vec::new(),
-            disagreements: Vec::new(),
+            claims: ["12", "15"]
+                .iter()
+                .enumerate()
+                .map(|(id, n)| chorus_core::Claim {
+                    id,
+                    passages: vec![SourcePassage {
+                        article_id: ["a", "b"][id].into(),
+                        outlet: format!("Outlet {id}"),
+                        lang: lang.into(),
+                        sentence: format!("<i>{n} dead</i>"),
+                        similarity: 1.0,
+                    }],
+                    n_independent: 1,
+                    n_reports: 1,
+                    outlets: vec![format!("Outlet {id}")],
+                    languages: vec![lang.into()],
+                })
+                .collect(),
+            disagreements: vec![chorus_core::Disagreement {
+                kind: "number".into(),
+                sides: vec![
+                    chorus_core::DisagreementSide { claim: 0, values: vec!["12".into()] },
+                    chorus_core::DisagreementSide { claim: 1, values: vec!["15".into()] },
+                ],
+            }],
         };
         StoryDetail {
             summary: StorySummary {
@@ -444,5 +506,9 @@ mod tests {
         assert!(html.contains("<html lang=\"de\""));
         assert_eq!(html.matches("class=\"cite\"").count(), 2, "one marker per supporting source");
         assert!(html.contains("href=\"#src-1\"") && html.contains("href=\"#src-2\""));
+        assert!(html.contains("class=\"label disputed\""), "disputed sentence marked");
+        assert!(html.contains("Where sources disagree"));
+        assert!(html.contains("&lt;i&gt;12 dead&lt;/i&gt;") || html.contains("&#60;i&#62;12 dead"), "{html}");
+        assert!(!html.contains("<i>15 dead"), "side sentences escaped");
     }
 }

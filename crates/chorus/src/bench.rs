@@ -81,15 +81,7 @@ pub fn synthetic(stories: usize, per_day: Option<usize>, dim: usize, config: Clu
                 terms.push((story_terms[(rng.next_u64() % 40) as usize], 1.0));
                 terms.push((((5000.0 * rng.uniform().powi(3)) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), 1.0));
             }
-            terms.sort_unstable_by_key(|t| t.0);
-            terms.dedup_by(|b, a| {
-                let same = a.0 == b.0;
-                if same {
-                    a.1 += b.1;
-                }
-                same
-            });
-            stream.push((t, unit(v), terms));
+            stream.push((t, unit(v), chorus_text::terms::merge(terms)));
         }
     }
     stream.sort_by_key(|(t, _, _)| *t);

@@ -204,15 +204,7 @@ pub fn lexical_terms(lead: &str) -> Vec<(u64, f32)> {
     let headline = lead.split('\n').next().unwrap_or("");
     let mut terms = chorus_text::terms::term_counts(&lead, ENTITY_BOOST);
     terms.extend(chorus_text::terms::term_counts(headline, ENTITY_BOOST));
-    terms.sort_unstable_by_key(|t| t.0);
-    let mut merged: Vec<(u64, f32)> = Vec::with_capacity(terms.len());
-    for (h, w) in terms {
-        match merged.last_mut() {
-            Some(last) if last.0 == h => last.1 += w,
-            _ => merged.push((h, w)),
-        }
-    }
-    merged
+    chorus_text::terms::merge(terms)
 }
 
 /// [`lexical_terms`] of an article.

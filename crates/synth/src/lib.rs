@@ -44,16 +44,10 @@ pub struct SynthConfig {
     /// Word budget of the article text (0: none). A sentence that would overrun it is
     /// skipped, except the first.
     pub max_words: usize,
-    /// Weight of consensus: for each other independent report, the similarity of its
-    /// closest sentence, averaged (how much of the story's coverage says the same).
-    pub consensus_weight: f32,
     /// Weight of centrality: similarity to the centre of all candidate sentences.
     pub centrality_weight: f32,
     /// Weight of an early position in its article (news puts the essentials first).
     pub position_weight: f32,
-    /// Weight of word overlap: the share of a sentence's words (and names and numbers)
-    /// that the other independent reports also use, averaged over them.
-    pub overlap_weight: f32,
     /// Cosine at which a sentence in another language is a translation of one's own.
     pub translation_threshold: f32,
     /// Share of an article's sentences translated from another article (in another
@@ -75,10 +69,8 @@ impl Default for SynthConfig {
             repeat_threshold: 0.90,
             lead_sentences: 2,
             max_words: 0,
-            consensus_weight: 0.0,
             centrality_weight: 0.5,
             position_weight: 0.3,
-            overlap_weight: 0.0,
             translation_threshold: 0.90,
             translation_share: 0.75,
             conflict_threshold: 0.88,
@@ -320,58 +312,9 @@ pub fn write(
         }
         _ => vec![0.0; n],
     };
-    // Consensus: per other independent report, its closest sentence's similarity.
-    let consensus: Vec<f32> = match &sims {
-        Some(sims) if reports.len() > 1 => (0..n)
-            .map(|i| {
-                let own = report_of[cands[i].source];
-                let mut best: HashMap<&str, f32> = HashMap::new();
-                for j in 0..n {
-                    let r = report_of[cands[j].source];
-                    if r != own {
-                        let e = best.entry(r).or_insert(f32::MIN);
-                        *e = e.max(sims[i][j]);
-                    }
-                }
-                best.values().sum::<f32>() / (reports.len() - 1) as f32
-            })
-            .collect(),
-        _ => vec![0.0; n],
-    };
-    // Word overlap with the other reports (any language: names and numbers match across).
-    let overlap: Vec<f32> = if cfg.overlap_weight != 0.0 && reports.len() > 1 {
-        let words = |t: &str| -> BTreeSet<u64> {
-            chorus_text::terms::term_counts(t, 1.0).into_iter().map(|(h, _)| h).collect()
-        };
-        let mut by_report: HashMap<&str, BTreeSet<u64>> = HashMap::new();
-        for (k, rec) in sources.iter().enumerate() {
-            by_report.entry(report_of[k]).or_default().extend(words(&rec.article.text));
-        }
-        (0..n)
-            .map(|i| {
-                let own = report_of[cands[i].source];
-                let mine = words(&cands[i].text);
-                if mine.is_empty() {
-                    return 0.0;
-                }
-                let shared: f32 = by_report
-                    .iter()
-                    .filter(|(r, _)| **r != own)
-                    .map(|(_, w)| mine.intersection(w).count() as f32 / mine.len() as f32)
-                    .sum();
-                shared / (reports.len() - 1) as f32
-            })
-            .collect()
-    } else {
-        vec![0.0; n]
-    };
     let score = |i: usize| -> f32 {
         let rel_pos = cands[i].position as f32 / cands[i].of.max(1) as f32;
-        support[i].len() as f32
-            + cfg.consensus_weight * consensus[i]
-            + cfg.centrality_weight * centrality[i]
-            + cfg.position_weight * (1.0 - rel_pos)
-            + cfg.overlap_weight * overlap[i]
+        support[i].len() as f32 + cfg.centrality_weight * centrality[i] + cfg.position_weight * (1.0 - rel_pos)
             - 0.02 * cands[i].position as f32
     };
     let mut order: Vec<usize> = (0..n).collect();

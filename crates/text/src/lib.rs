@@ -3,11 +3,9 @@
 //! * [`lang`]: language identification (whatlang) and ISO code normalisation;
 //! * [`sentences`]: per-language sentence splitting (sentencex);
 //! * [`dedup`]: fingerprints that find exact and near-duplicate texts (MinHash);
-//! * [`entities`]: names and numbers as hashed keys, evidence that two texts report one event;
 //! * [`terms`]: bag-of-words term counts in any script, for lexical (TF-IDF) similarity.
 
 pub mod dedup;
-pub mod entities;
 pub mod lang;
 pub mod sentences;
 pub mod terms;

@@ -73,9 +73,15 @@ pub fn term_counts(text: &str, entity_boost: f32) -> Vec<(u64, f32)> {
     if !run.is_empty() {
         flush_run(&mut run, &mut out);
     }
-    out.sort_unstable_by_key(|t| t.0);
-    let mut merged: Vec<(u64, f32)> = Vec::with_capacity(out.len());
-    for (h, w) in out {
+    merge(out)
+}
+
+/// Sorts `(term, weight)` pairs by term and sums the weights of repeated terms, so two
+/// bags of terms can be added by concatenating them and merging.
+pub fn merge(mut terms: Vec<(u64, f32)>) -> Vec<(u64, f32)> {
+    terms.sort_unstable_by_key(|t| t.0);
+    let mut merged: Vec<(u64, f32)> = Vec::with_capacity(terms.len());
+    for (h, w) in terms {
         match merged.last_mut() {
             Some(last) if last.0 == h => last.1 += w,
             _ => merged.push((h, w)),

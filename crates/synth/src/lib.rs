@@ -56,6 +56,11 @@ pub struct SynthConfig {
     /// Cosine at which two sentences speak of the same thing, so differing numbers in them
     /// are a disagreement.
     pub conflict_threshold: f32,
+    /// Reports published further apart than this (hours) do not disagree: the later one
+    /// updates the figure.
+    pub conflict_window_hours: i64,
+    /// Most disagreements kept per article (the closest pairs).
+    pub max_disagreements: usize,
 }
 
 impl Default for SynthConfig {
@@ -74,6 +79,8 @@ impl Default for SynthConfig {
             translation_threshold: 0.90,
             translation_share: 0.75,
             conflict_threshold: 0.88,
+            conflict_window_hours: 24,
+            max_disagreements: 8,
         }
     }
 }
@@ -388,22 +395,34 @@ pub fn write(
         chosen.push((i, quoted));
     }
 
-    // Disagreements: claims about the same thing, from different reports, whose numbers
-    // differ.
-    let mut conflicts: Vec<(usize, usize)> = Vec::new();
+    // Disagreements: claims about the same thing, from different reports published close
+    // together, whose numbers differ. Reports further apart are updates (a death toll that
+    // rises day by day), not disagreements. The closest pairs are kept.
+    let mut conflicts: Vec<(usize, usize, f32)> = Vec::new();
     if let Some(sims) = &sims {
+        let window = chrono::Duration::hours(cfg.conflict_window_hours);
+        let published = |c: usize| sources[cands[c].source].article.published;
         for a in 0..claim_members.len() {
             for b in a + 1..claim_members.len() {
                 let (ra, rb) = (claim_members[a][0], claim_members[b][0]);
-                let differ = numbers_conflict(&nums[ra], &nums[rb]);
+                if sims[ra][rb] < cfg.conflict_threshold || !numbers_conflict(&nums[ra], &nums[rb]) {
+                    continue;
+                }
+                if let (Some(ta), Some(tb)) = (published(ra), published(rb))
+                    && (ta - tb).abs() > window
+                {
+                    continue;
+                }
                 let reports_a: BTreeSet<&str> = claim_members[a].iter().map(|&i| report_of[cands[i].source]).collect();
-                let independent = claim_members[b].iter().any(|&j| !reports_a.contains(report_of[cands[j].source]));
-                if differ && independent && sims[ra][rb] >= cfg.conflict_threshold {
-                    conflicts.push((a, b));
+                if claim_members[b].iter().any(|&j| !reports_a.contains(report_of[cands[j].source])) {
+                    conflicts.push((a, b, sims[ra][rb]));
                 }
             }
         }
+        conflicts.sort_by(|x, y| y.2.total_cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
+        conflicts.truncate(cfg.max_disagreements);
     }
+    let conflicts: Vec<(usize, usize)> = conflicts.into_iter().map(|(a, b, _)| (a, b)).collect();
     // Claims shown: those the article states and those on a side of a disagreement.
     let mut shown: Vec<usize> = Vec::new();
     for c in chosen.iter().map(|&(r, _)| claim_of[r]).chain(conflicts.iter().flat_map(|&(a, b)| [a, b])) {
@@ -778,6 +797,16 @@ mod tests {
         let translated = &art.claims[d.sides.iter().find(|s| s.values == ["84"]).expect("84 side").claim];
         assert_eq!((translated.n_reports, translated.n_independent), (2, 1));
         assert_eq!(translated.languages, ["es", "it"]);
+
+        // Three days later the English figure is an update, not a disagreement.
+        let mut dated = sources.clone();
+        let day = |d: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, d, 9, 0, 0).single();
+        for (r, d) in dated.iter_mut().zip([1, 1, 4]) {
+            r.article.published = day(d);
+        }
+        let later = write(3, &dated, &cands, Some(&v), "en", &cfg, Utc::now());
+        assert!(later.disagreements.is_empty(), "{:?}", later.disagreements);
+        assert!(later.paragraphs.iter().flatten().all(|s| !s.disputed));
     }
 
     #[test]

@@ -360,13 +360,15 @@ pub fn write(
         if chosen.len() >= cfg.max_sentences {
             break;
         }
+        // A close sentence with other figures is the other side of a disagreement: kept in
+        // the text when the edition's language has it, so both sides are shown (other
+        // languages' sides are listed with the disagreement, not mixed into the text).
+        let in_edition = claim_members[claim_of[i]].iter().any(|&j| sources[cands[j].source].article.lang == edition);
         if let Some(sims) = &sims
-            && chosen.iter().any(|&(c, q)| {
-                // A close sentence with other figures is the other side of a disagreement:
-                // kept, so both sides are shown.
-                (sims[i][c] >= cfg.repeat_threshold && numbers_agree(&nums[i], &nums[c]))
-                    || (sims[i][q] >= cfg.repeat_threshold && numbers_agree(&nums[i], &nums[q]))
-            })
+            && chosen
+                .iter()
+                .flat_map(|&(c, q)| [c, q])
+                .any(|x| sims[i][x] >= cfg.repeat_threshold && (numbers_agree(&nums[i], &nums[x]) || !in_edition))
         {
             continue;
         }

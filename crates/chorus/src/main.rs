@@ -296,16 +296,7 @@ fn run(cli: Cli) -> Result<i32> {
             cache,
             threads,
         }) => {
-            let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
-            let articles = match chorus_eval::read_cluster_file(std::io::BufReader::new(file)) {
-                Ok(a) => a,
-                Err(errors) => {
-                    for e in &errors {
-                        eprintln!("{}: {e}", input.display());
-                    }
-                    anyhow::bail!("{}: {} problem(s); nothing was scored", input.display(), errors.len());
-                }
-            };
+            let articles = read_eval_file(&input, chorus_eval::read_cluster_file)?;
             let mut config = Config::with_data_dir(std::env::temp_dir());
             config.threads = threads.max(1);
             if let Some(t) = threshold {
@@ -351,16 +342,7 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Eval(EvalCommand::Synth { input, json, out, max_sentences, max_words, cache, threads }) => {
-            let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
-            let stories = match chorus_eval::synth::read_synth_file(std::io::BufReader::new(file)) {
-                Ok(s) => s,
-                Err(errors) => {
-                    for e in &errors {
-                        eprintln!("{}: {e}", input.display());
-                    }
-                    anyhow::bail!("{}: {} problem(s); nothing was scored", input.display(), errors.len());
-                }
-            };
+            let stories = read_eval_file(&input, chorus_eval::synth::read_synth_file)?;
             let mut config = Config::with_data_dir(std::env::temp_dir());
             config.threads = threads.max(1);
             if let Some(n) = max_sentences {
@@ -531,6 +513,24 @@ fn run(cli: Cli) -> Result<i32> {
                 .with_context(|| format!("opening {}", config.database_path().display()))?;
             serve(Arc::new(store), listen)?;
             Ok(0)
+        }
+    }
+}
+
+/// Reads an evaluation file with `read`; every problem is printed with the file's name
+/// and its line, and then the command fails with nothing scored.
+fn read_eval_file<T>(
+    input: &std::path::Path,
+    read: impl FnOnce(std::io::BufReader<std::fs::File>) -> std::result::Result<Vec<T>, Vec<chorus_eval::LineError>>,
+) -> Result<Vec<T>> {
+    let file = std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?;
+    match read(std::io::BufReader::new(file)) {
+        Ok(items) => Ok(items),
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}: {e}", input.display());
+            }
+            anyhow::bail!("{}: {} problem(s); nothing was scored", input.display(), errors.len())
         }
     }
 }

@@ -36,6 +36,20 @@ impl std::fmt::Display for LineError {
     }
 }
 
+/// The non-blank lines of `input` with their 1-based numbers; a line that cannot be read
+/// (bad UTF-8, I/O error) becomes an error naming it.
+pub(crate) fn numbered_lines(input: impl BufRead, errors: &mut Vec<LineError>) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        match line {
+            Ok(l) if l.trim().is_empty() => {}
+            Ok(l) => out.push((i + 1, l)),
+            Err(e) => errors.push(LineError { line: i + 1, message: format!("unreadable: {e}") }),
+        }
+    }
+    out
+}
+
 /// Reads an evaluation file strictly: every article needs an id, a non-empty text and a
 /// gold `cluster` label; ids must be unique; `published` must be RFC 3339 when present.
 /// Scores on a partly read file would mislead, so any problem fails the whole read, and
@@ -44,18 +58,7 @@ pub fn read_cluster_file(input: impl BufRead) -> Result<Vec<EvalArticle>, Vec<Li
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, line) in input.lines().enumerate() {
-        let n = i + 1;
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                errors.push(LineError { line: n, message: format!("unreadable: {e}") });
-                continue;
-            }
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (n, line) in numbered_lines(input, &mut errors) {
         let value: serde_json::Value = match serde_json::from_str(&line) {
             Ok(v) => v,
             Err(e) => {

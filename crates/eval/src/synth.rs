@@ -54,18 +54,7 @@ pub fn read_synth_file(input: impl BufRead) -> Result<Vec<SynthStory>, Vec<LineE
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, line) in input.lines().enumerate() {
-        let n = i + 1;
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                errors.push(LineError { line: n, message: format!("unreadable: {e}") });
-                continue;
-            }
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (n, line) in crate::numbered_lines(input, &mut errors) {
         let story: SynthStory = match serde_json::from_str(&line) {
             Ok(s) => s,
             Err(e) => {

@@ -176,12 +176,7 @@ pub fn synth(
     for (k, story) in stories.iter().enumerate() {
         let sources = story_sources(story, config.duplicate_threshold);
         let cands = chorus_synth::candidates(&sources, &config.synth);
-        let reports: std::collections::BTreeSet<&str> = sources.iter().map(|r| r.report_id()).collect();
-        let vectors = if reports.len() >= 2 {
-            Some(pipeline::sentence_vectors(cache, embedder, cands.iter().map(|c| c.text.as_str()))?.0)
-        } else {
-            None
-        };
+        let (vectors, _) = pipeline::candidate_vectors(cache, embedder, &sources, &cands)?;
         let article =
             chorus_synth::write(k as i64 + 1, &sources, &cands, vectors.as_deref(), &story.lang, &config.synth, now);
         let body: Vec<&str> = article.paragraphs.iter().flatten().map(|s| s.text.as_str()).collect();

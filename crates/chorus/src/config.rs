@@ -23,6 +23,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// Synthesis parameters.
     pub synth: SynthConfig,
+    /// The optional language-model writer.
+    pub llm: crate::llm::LlmConfig,
 }
 
 /// Default thread count: all cores but one (at least one). On a shared 2-core machine one
@@ -64,6 +66,7 @@ impl Config {
             duplicate_threshold: 0.8,
             cluster: ClusterConfig::default(),
             synth: SynthConfig::default(),
+            llm: crate::llm::LlmConfig::default(),
         }
     }
 

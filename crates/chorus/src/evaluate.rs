@@ -126,6 +126,27 @@ pub struct SynthEval {
     pub stories: usize,
     /// Generated sentences.
     pub sentences: usize,
+    /// With a model stage: articles the model wrote, articles left extractive, and
+    /// generated sentences dropped by verification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmEval>,
+}
+
+/// What the model stage did during `eval synth`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LlmEval {
+    /// Model id.
+    pub model: String,
+    /// Articles written by the model.
+    pub written: usize,
+    /// Articles left extractive (model failed or nothing passed).
+    pub fallbacks: usize,
+    /// Generated sentences kept.
+    pub kept: usize,
+    /// Generated sentences (and headlines) dropped.
+    pub dropped: usize,
+    /// Requests, cache hits, failures, tokens and cost.
+    pub usage: chorus_llm::UsageTotals,
 }
 
 /// One generated article with its scores, as `--out` writes it.
@@ -141,8 +162,21 @@ pub struct GeneratedStory {
     pub rouge: [f64; 3],
 }
 
-/// Whether a generated sentence is found verbatim in one of the source articles it cites.
-fn supported(sentence: &chorus_core::SynthSentence, sources: &[chorus_core::ArticleRecord]) -> bool {
+/// Whether a sentence is supported by what it cites: a quoted sentence is found verbatim
+/// in a cited source article; a generated one passes verification against its cited
+/// claims again (claims exist, names, numbers and quotations in them).
+fn supported(
+    sentence: &chorus_core::SynthSentence,
+    article: &chorus_core::StoryArticle,
+    sources: &[chorus_core::ArticleRecord],
+) -> bool {
+    if sentence.generated {
+        let drafted = chorus_synth::llm::Drafted {
+            text: sentence.text.clone(),
+            cited: sentence.claims.iter().map(|c| c + 1).collect(),
+        };
+        return chorus_synth::llm::verify(&drafted, article, None, &Default::default()).is_ok();
+    }
     sentence.sources.iter().any(|p| {
         sources.iter().any(|r| {
             r.article.id == p.article_id && p.sentence == sentence.text && r.article.text.contains(&sentence.text)
@@ -159,6 +193,7 @@ pub fn synth(
     embedder: &dyn Embedder,
     config: &Config,
     vector_cache: Option<&dyn Store>,
+    llm: Option<&crate::llm::LlmStage>,
     mut each: impl FnMut(&GeneratedStory),
 ) -> Result<SynthEval, PipelineError> {
     let scratch;
@@ -172,13 +207,21 @@ pub fn synth(
     let rouge = chorus_eval::rouge::Rouge::new(true);
     let (mut sums, mut supported_n, mut sentences, mut words) = ([0f64; 3], 0usize, 0usize, 0usize);
     let now = chrono::Utc::now();
+    let mut llm_report = pipeline::SynthReport::default();
+    let mut llm_kept = 0;
     let t = Instant::now();
     for (k, story) in stories.iter().enumerate() {
         let sources = story_sources(story, config.duplicate_threshold);
         let cands = chorus_synth::candidates(&sources, &config.synth);
         let (vectors, _) = pipeline::candidate_vectors(cache, embedder, &sources, &cands)?;
-        let article =
+        let mut article =
             chorus_synth::write(k as i64 + 1, &sources, &cands, vectors.as_deref(), &story.lang, &config.synth, now);
+        if let Some(stage) = llm {
+            article = pipeline::rewrite_with_llm(cache, embedder, stage, &article, &mut llm_report);
+            if let Some(g) = &article.generation {
+                llm_kept += g.kept;
+            }
+        }
         let body: Vec<&str> = article.paragraphs.iter().flatten().map(|s| s.text.as_str()).collect();
         let text = format!("{}\n{}", article.title, body.join(" "));
         let reference = format!("{}\n{}", story.reference.title, story.reference.text);
@@ -189,7 +232,7 @@ pub fn synth(
         }
         for sentence in article.paragraphs.iter().flatten() {
             sentences += 1;
-            supported_n += usize::from(supported(sentence, &sources));
+            supported_n += usize::from(supported(sentence, &article, &sources));
         }
         words += text.split_whitespace().count();
         each(&GeneratedStory { id: story.id.clone(), article, text, rouge: scores });
@@ -205,6 +248,14 @@ pub fn synth(
         stories_per_s: if secs > 0.0 { stories.len() as f64 / secs } else { 0.0 },
         stories: stories.len(),
         sentences,
+        llm: llm.map(|stage| LlmEval {
+            model: stage.model.id(),
+            written: llm_report.llm_written,
+            fallbacks: llm_report.llm_fallbacks,
+            kept: llm_kept,
+            dropped: llm_report.llm_dropped,
+            usage: stage.usage.totals(),
+        }),
     })
 }
 

@@ -9,4 +9,5 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod evaluate;
+pub mod llm;
 pub mod pipeline;

@@ -33,6 +33,79 @@ struct Common {
     /// Threads for model inference (default: cores − 1).
     #[arg(long, env = "CHORUS_THREADS", default_value_t = default_threads())]
     threads: usize,
+    #[command(flatten)]
+    llm: LlmArgs,
+}
+
+/// The optional language-model writer (off by default: articles are extractive).
+#[derive(Args, Clone)]
+struct LlmArgs {
+    /// Who rewrites the articles: none (extractive), openai (any OpenAI-compatible
+    /// endpoint) or llama (a local GGUF; needs the `llama` cargo feature).
+    #[arg(long = "llm", env = "CHORUS_LLM", value_enum, default_value = "none")]
+    backend: chorus::llm::LlmBackend,
+    /// OpenAI-compatible base URL (Ollama: http://127.0.0.1:11434/v1).
+    #[arg(long = "llm-endpoint", env = "CHORUS_LLM_ENDPOINT", default_value = "http://127.0.0.1:11434/v1")]
+    endpoint: String,
+    /// Model name sent to the endpoint.
+    #[arg(long = "llm-model", env = "CHORUS_LLM_MODEL", default_value = "llama3.1")]
+    model: String,
+    /// Bearer token for the endpoint (only from the environment, so it is not in shell history).
+    #[arg(skip = std::env::var("CHORUS_LLM_API_KEY").ok())]
+    api_key: Option<String>,
+    /// Seconds one model request may take.
+    #[arg(long = "llm-timeout", env = "CHORUS_LLM_TIMEOUT", default_value_t = 120)]
+    timeout_secs: u64,
+    /// Retries on connection trouble, timeouts, 429 and 5xx.
+    #[arg(long = "llm-retries", env = "CHORUS_LLM_RETRIES", default_value_t = 2)]
+    retries: u32,
+    /// Local GGUF model (default: the pinned SmolLM2-135M test model, fetched once).
+    #[arg(long = "llm-gguf", env = "CHORUS_LLM_GGUF")]
+    gguf: Option<PathBuf>,
+    /// Folder of the model response cache (default: <cache>/llm-responses).
+    #[arg(long = "llm-cache-dir", env = "CHORUS_LLM_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Do not cache model answers.
+    #[arg(long = "llm-no-cache")]
+    no_cache: bool,
+    /// Price per million prompt tokens, for the cost report.
+    #[arg(long = "llm-price-prompt", env = "CHORUS_LLM_PRICE_PROMPT", default_value_t = 0.0)]
+    price_prompt: f64,
+    /// Price per million generated tokens, for the cost report.
+    #[arg(long = "llm-price-completion", env = "CHORUS_LLM_PRICE_COMPLETION", default_value_t = 0.0)]
+    price_completion: f64,
+}
+
+impl LlmArgs {
+    fn apply(&self, c: &mut chorus::llm::LlmConfig, threads: usize) {
+        c.backend = self.backend;
+        c.endpoint = self.endpoint.clone();
+        c.model = self.model.clone();
+        c.api_key = self.api_key.clone();
+        c.timeout_secs = self.timeout_secs;
+        c.retries = self.retries;
+        c.gguf = self.gguf.clone();
+        c.threads = threads;
+        if let Some(dir) = &self.cache_dir {
+            c.cache_dir = Some(dir.clone());
+        }
+        if self.no_cache {
+            c.cache_dir = None;
+        }
+        c.prices =
+            chorus_llm::Prices { per_million_prompt: self.price_prompt, per_million_completion: self.price_completion };
+    }
+}
+
+/// One line on what the model stage did and cost.
+fn print_llm_usage(stage: Option<&chorus::llm::LlmStage>) {
+    if let Some(stage) = stage {
+        let u = stage.usage.totals();
+        println!(
+            "  llm           {} requests ({} from cache, {} failed), {} prompt + {} generated tokens, cost {:.4}",
+            u.requests, u.cached, u.failures, u.prompt_tokens, u.completion_tokens, u.cost
+        );
+    }
 }
 
 #[derive(Subcommand)]
@@ -135,6 +208,11 @@ enum EvalCommand {
         /// Inference threads.
         #[arg(long, default_value_t = chorus::config::default_threads())]
         threads: usize,
+        /// Score only the first N stories (a slow model on a small sample).
+        #[arg(long)]
+        limit: Option<usize>,
+        #[command(flatten)]
+        llm: LlmArgs,
     },
     /// Cluster a labelled JSONL file with the product's clusterer and print pairwise and
     /// BCubed scores, per language, cross-lingual pair recall and speed.
@@ -341,14 +419,29 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Eval(EvalCommand::Synth { input, json, out, max_sentences, max_words, cache, threads }) => {
-            let stories = read_eval_file(&input, chorus_eval::synth::read_synth_file)?;
+        Command::Eval(EvalCommand::Synth {
+            input,
+            json,
+            out,
+            max_sentences,
+            max_words,
+            cache,
+            threads,
+            limit,
+            llm,
+        }) => {
+            let mut stories = read_eval_file(&input, chorus_eval::synth::read_synth_file)?;
+            if let Some(n) = limit {
+                stories.truncate(n);
+            }
             let mut config = Config::with_data_dir(std::env::temp_dir());
             config.threads = threads.max(1);
             if let Some(n) = max_sentences {
                 config.synth.max_sentences = n.max(1);
             }
             config.synth.max_words = max_words;
+            llm.apply(&mut config.llm, config.threads);
+            let llm_stage = chorus::llm::build(&config.llm)?;
             let model_dir = fetch_model(&config.model_dir)?;
             let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
             let cache_store = if cache {
@@ -369,6 +462,7 @@ fn run(cli: Cli) -> Result<i32> {
                 &embedder,
                 &config,
                 cache_store.as_ref().map(|s| s as &dyn Store),
+                llm_stage.as_ref(),
                 |g| {
                     if let (Some(w), None) = (writer.as_mut(), write_error.as_ref()) {
                         let line = serde_json::to_string(g).unwrap_or_default();
@@ -396,6 +490,13 @@ fn run(cli: Cli) -> Result<i32> {
                 );
                 println!("sentences traced verbatim to a cited source: {:.1} %", scores.supported_share * 100.0);
                 println!("mean length {:.1} words; {:.2} stories/s", scores.mean_words, scores.stories_per_s);
+                if let Some(l) = &scores.llm {
+                    println!(
+                        "model {}: {} articles written, {} left extractive; {} generated sentences kept, {} dropped",
+                        l.model, l.written, l.fallbacks, l.kept, l.dropped
+                    );
+                    print_llm_usage(llm_stage.as_ref());
+                }
             }
             Ok(0)
         }
@@ -538,6 +639,7 @@ fn read_eval_file<T>(
 fn config(common: &Common) -> Config {
     let mut c = Config::with_data_dir(common.data_dir.clone());
     c.threads = common.threads.max(1);
+    common.llm.apply(&mut c.llm, c.threads);
     c
 }
 
@@ -657,7 +759,8 @@ fn ingest_and_process(
             pb.finish();
         }
     };
-    let p = pipeline::process(&store, &embedder, config, &mut progress)?;
+    let llm = chorus::llm::build(&config.llm)?;
+    let p = pipeline::process(&store, &embedder, config, llm.as_ref(), &mut progress)?;
     let stats = store.stats()?;
     let n_articles = reports.iter().map(|r| r.inserted).sum::<usize>();
     let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
@@ -683,6 +786,13 @@ fn ingest_and_process(
         "  synthesise    {:>7.2} s  {} stories, {} articles written, {} sentences embedded",
         p.synth_secs, p.synth.stories, p.synth.articles, p.synth.sentences_embedded
     );
+    if llm.is_some() {
+        println!(
+            "  llm writer    {} articles written by the model, {} left extractive, {} generated sentences dropped",
+            p.synth.llm_written, p.synth.llm_fallbacks, p.synth.llm_dropped
+        );
+        print_llm_usage(llm.as_ref());
+    }
     println!("  total         {:>7.2} s", total.elapsed().as_secs_f64());
     let summaries = store.story_summaries()?;
     let multi = summaries.iter().filter(|s| s.languages.len() > 1).count();

@@ -1,6 +1,7 @@
 //! The pipeline stages over a [`Store`]: each stage picks up what the previous one left
 //! and is idempotent, so running the pipeline twice on the same data changes nothing.
 
+use crate::llm::LlmStage;
 use chorus_cluster::{OnlineClusterer, StoryRef};
 use chorus_core::{Article, StoryArticle, StoryId};
 use chorus_embed::{E5_QUERY_PREFIX, EmbedError, Embedder};
@@ -373,13 +374,21 @@ pub struct SynthReport {
     pub articles: usize,
     /// Sentences embedded (not found in the cache).
     pub sentences_embedded: usize,
+    /// Articles the language model wrote (all their sentences verified).
+    pub llm_written: usize,
+    /// Articles left extractive because the model failed or nothing it wrote passed.
+    pub llm_fallbacks: usize,
+    /// Generated sentences dropped by verification.
+    pub llm_dropped: usize,
 }
 
-/// Writes the article of every story whose sources changed, in each edition language.
+/// Writes the article of every story whose sources changed, in each edition language;
+/// with a model stage, the model then rewrites each (see [`rewrite_with_llm`]).
 pub fn synthesize_dirty(
     store: &dyn Store,
     embedder: &dyn Embedder,
     config: &SynthConfig,
+    llm: Option<&LlmStage>,
     mut on_story: impl FnMut(usize, usize),
 ) -> Result<SynthReport> {
     let dirty = store.dirty_stories()?;
@@ -390,16 +399,48 @@ pub fn synthesize_dirty(
         let cands = chorus_synth::candidates(&sources, config);
         let (vectors, fresh) = candidate_vectors(store, embedder, &sources, &cands)?;
         report.sentences_embedded += fresh;
-        let texts: Vec<StoryArticle> = chorus_synth::editions(&sources)
+        let mut texts: Vec<StoryArticle> = chorus_synth::editions(&sources)
             .iter()
             .map(|lang| chorus_synth::write(*story, &sources, &cands, vectors.as_deref(), lang, config, now))
             .collect();
+        if let Some(stage) = llm {
+            for text in &mut texts {
+                *text = rewrite_with_llm(store, embedder, stage, text, &mut report);
+            }
+        }
         store.put_story_texts(*story, &texts)?;
         report.stories += 1;
         report.articles += texts.len();
         on_story(k + 1, dirty.len());
     }
     Ok(report)
+}
+
+/// Lets the model stage rewrite one extractive article; the generated sentences are
+/// embedded for the similarity check with the pipeline's embedder (and its cache).
+/// Never fails: on any error the extractive article is kept, with the reason recorded.
+pub fn rewrite_with_llm(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    stage: &LlmStage,
+    extractive: &StoryArticle,
+    report: &mut SynthReport,
+) -> StoryArticle {
+    let embed = |texts: &[String]| -> std::result::Result<Vec<Vec<f32>>, String> {
+        sentence_vectors(store, embedder, texts.iter().map(String::as_str))
+            .map(|(v, _)| v)
+            .map_err(|e| format!("{e:#}"))
+    };
+    let out = chorus_synth::llm::rewrite(extractive, stage.model.as_ref(), Some(&embed), &stage.write);
+    if let Some(g) = &out.generation {
+        report.llm_dropped += g.dropped.len();
+        if g.status == "written" {
+            report.llm_written += 1;
+        } else {
+            report.llm_fallbacks += 1;
+        }
+    }
+    out
 }
 
 /// Vectors for a story's candidate sentences, needed only when two or more reports can
@@ -469,6 +510,7 @@ pub fn process(
     store: &dyn Store,
     embedder: &dyn Embedder,
     config: &crate::config::Config,
+    llm: Option<&LlmStage>,
     progress: Progress<'_>,
 ) -> Result<ProcessReport> {
     let mut r = ProcessReport::default();
@@ -479,7 +521,7 @@ pub fn process(
     r.cluster = cluster_pending(store, embedder.model_id(), embedder.dim(), config.cluster)?;
     r.cluster_secs = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
-    r.synth = synthesize_dirty(store, embedder, &config.synth, |d, n| progress("synthesise", d, n))?;
+    r.synth = synthesize_dirty(store, embedder, &config.synth, llm, |d, n| progress("synthesise", d, n))?;
     r.synth_secs = t.elapsed().as_secs_f64();
     Ok(r)
 }

@@ -78,7 +78,7 @@ fn run_pipeline(store: &dyn Store, data_dir: &Path, corpus: &str) -> (pipeline::
     let mut dedup = pipeline::load_dedup_index(store).expect("dedup index");
     let ingest = pipeline::ingest_jsonl(store, corpus.as_bytes(), "test-corpus.jsonl", data_dir, &mut dedup, 0.8)
         .expect("ingest");
-    let process = pipeline::process(store, embedder(), &config, &mut |_, _, _| {}).expect("process");
+    let process = pipeline::process(store, embedder(), &config, None, &mut |_, _, _| {}).expect("process");
     (ingest, process)
 }
 

@@ -127,6 +127,13 @@ pub struct SynthSentence {
     /// True when sources disagree about what it states (see [`StoryArticle::disagreements`]).
     #[serde(default)]
     pub disputed: bool,
+    /// Written by a language model from the cited claims (and verified against them)
+    /// rather than quoted from a source.
+    #[serde(default)]
+    pub generated: bool,
+    /// Every claim the sentence cites (a generated sentence may combine several).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<usize>,
 }
 
 /// A statement made by one or more sources: their sentences that say the same thing, in
@@ -206,6 +213,47 @@ pub struct StoryArticle {
     /// Where sources disagree.
     #[serde(default)]
     pub disagreements: Vec<Disagreement>,
+    /// How a language model was used to write it, when one was configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<Generation>,
+}
+
+/// The record of a language model writing an article: which model, what it cost, and
+/// every generated sentence that failed verification with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// Backend and model (`openai:model@url`, `llama.cpp:file`).
+    pub model: String,
+    /// `written` when the article text is the model's (verified), `fallback` when the
+    /// extractive text was kept because the model failed or nothing it wrote passed.
+    pub status: String,
+    /// Why the model's text was not used, for `fallback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Chats sent (the first draft plus regenerations).
+    pub requests: u32,
+    /// Whether every answer came from the response cache.
+    pub cached: bool,
+    /// Prompt tokens spent.
+    pub prompt_tokens: u64,
+    /// Generated tokens spent.
+    pub completion_tokens: u64,
+    /// Generated sentences kept.
+    pub kept: usize,
+    /// Generated sentences (and headlines) dropped, with why.
+    #[serde(default)]
+    pub dropped: Vec<DroppedSentence>,
+}
+
+/// A generated sentence that failed verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DroppedSentence {
+    /// What the model wrote.
+    pub text: String,
+    /// Why it was dropped ("number 12 is not in the cited claims", …).
+    pub reason: String,
+    /// Which draft it came from (1 = first).
+    pub draft: u32,
 }
 
 /// Detailed view of a story: its summary, the articles behind it and its written articles.

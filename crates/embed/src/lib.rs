@@ -43,8 +43,8 @@ pub enum EmbedError {
         source: std::io::Error,
     },
     /// Getting the model files failed; the message says what to do.
-    #[error("{0}")]
-    Fetch(String),
+    #[error(transparent)]
+    Fetch(#[from] chorus_models::FetchError),
 }
 
 /// Something that turns texts into unit-length vectors of a fixed dimension.

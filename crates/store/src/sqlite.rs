@@ -554,11 +554,14 @@ mod tests {
                 sources: vec![],
                 claim: None,
                 disputed: false,
+                generated: false,
+                claims: Vec::new(),
             }]],
             unconfirmed: true,
             coverage: Default::default(),
             claims: Vec::new(),
             disagreements: Vec::new(),
+            generation: None,
         };
         s.put_story_texts(created[0], std::slice::from_ref(&text)).unwrap();
         assert_eq!(s.dirty_stories().unwrap(), vec![created[1]]);

@@ -18,6 +18,8 @@
 //! A story with a single independent report is marked unconfirmed and is written from
 //! that report's opening sentences.
 
+pub mod llm;
+
 use chorus_core::{
     ArticleRecord, Claim, Coverage, Disagreement, DisagreementSide, SourcePassage, StoryArticle, StoryId, SynthSentence,
 };
@@ -521,6 +523,8 @@ pub fn write(
             sources: passages,
             claim: public_id(claim_of[ranked]),
             disputed: disputed.contains(&claim_of[ranked]),
+            generated: false,
+            claims: public_id(claim_of[ranked]).into_iter().collect(),
         }
     };
 
@@ -558,6 +562,7 @@ pub fn write(
         },
         claims,
         disagreements,
+        generation: None,
     }
 }
 

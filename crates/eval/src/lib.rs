@@ -4,13 +4,15 @@
 //! * [`datasets`]: converters from the shared research data to the evaluation format;
 //! * [`read_cluster_file`]: the strict reader of clustering evaluation files;
 //! * [`synth`]: the synthesis evaluation format and its strict reader;
-//! * [`rouge`]: ROUGE-1/2/L as the `rouge-score` package computes them.
+//! * [`rouge`]: ROUGE-1/2/L as the `rouge-score` package computes them;
+//! * [`extraction`]: the article-extraction benchmark's shingle metric and its files.
 //!
 //! Running the product's pipeline over an evaluation file is the `chorus` crate's job
 //! (`chorus eval cluster`); this crate has no model and no store, so its parts are easy to
 //! test on their own.
 
 pub mod datasets;
+pub mod extraction;
 pub mod metrics;
 pub mod rouge;
 pub mod synth;

@@ -6,6 +6,8 @@
 //! an article is returned as a [`Rejected`] line with its raw text (so the caller can keep
 //! it), and everything else is ingested. Missing languages are detected.
 
+pub mod extract;
+
 use chorus_core::Article;
 use chorus_text::lang::{self, LangCode};
 use chrono::{DateTime, NaiveDate, Utc};

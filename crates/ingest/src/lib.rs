@@ -7,6 +7,7 @@
 //! it), and everything else is ingested. Missing languages are detected.
 
 pub mod extract;
+pub mod feeds;
 
 use chorus_core::Article;
 use chorus_text::lang::{self, LangCode};

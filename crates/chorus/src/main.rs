@@ -140,6 +140,12 @@ enum Command {
     },
     /// Download and verify the embedding model into the cache.
     FetchModel,
+    /// The outlets chorus follows: import the registry file, add one, list them.
+    #[command(subcommand)]
+    Outlet(OutletCommand),
+    /// Feed subscriptions as OPML: import from another reader, export for one.
+    #[command(subcommand)]
+    Feeds(FeedsCommand),
     /// Measure quality on labelled data.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -149,6 +155,86 @@ enum Command {
     /// Measure speed.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum OutletCommand {
+    /// Load a registry file (TOML, `[[outlet]]` tables); without FILE, the bundled
+    /// `data/outlets.toml`. All or nothing: an invalid entry refuses the file.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Registry file.
+        file: Option<PathBuf>,
+    },
+    /// Add or update one outlet.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Display name (unique; an existing outlet of that name is updated).
+        #[arg(long)]
+        name: String,
+        /// Home page URL.
+        #[arg(long)]
+        homepage: String,
+        /// ISO 3166-1 alpha-2 country code, e.g. FR.
+        #[arg(long)]
+        country: String,
+        /// Languages (ISO 639-1), comma-separated.
+        #[arg(long = "lang", value_delimiter = ',', required = true)]
+        languages: Vec<String>,
+        /// state, public, private or wire.
+        #[arg(long = "type")]
+        kind: chorus_core::OutletKind,
+        /// A feed URL (repeat for several).
+        #[arg(long = "feed")]
+        feeds: Vec<String>,
+    },
+    /// List the outlets and their feeds.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedsCommand {
+    /// Import every feed (`xmlUrl`) of an OPML file. A feed whose site matches a known
+    /// outlet's home page joins it; others become new outlets to complete (country ZZ,
+    /// language und) with `chorus outlet add`.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// OPML file.
+        file: PathBuf,
+    },
+    /// Write all outlets and their feeds as OPML 2.0.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Just where the data lives (commands that only touch the database).
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Folder for the database.
+    #[arg(long, env = "CHORUS_DATA_DIR", default_value_os_t = default_data_dir())]
+    data_dir: PathBuf,
+}
+
+impl StoreArgs {
+    fn open(&self) -> Result<SqliteStore> {
+        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
+        let path = Config::with_data_dir(self.data_dir.clone()).database_path();
+        SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))
+    }
 }
 
 #[derive(Subcommand)]
@@ -433,6 +519,8 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Outlet(cmd) => outlet_command(cmd),
+        Command::Feeds(cmd) => feeds_command(cmd),
         Command::Eval(EvalCommand::Extract { input, json, out }) => {
             let mut predictions = serde_json::Map::new();
             let scores = chorus::evaluate::extract(&input, |id, body| {
@@ -672,6 +760,139 @@ fn read_eval_file<T>(
                 eprintln!("{}: {e}", input.display());
             }
             anyhow::bail!("{}: {} problem(s); nothing was scored", input.display(), errors.len())
+        }
+    }
+}
+
+fn outlet_command(cmd: OutletCommand) -> Result<i32> {
+    use chorus_ingest::outlets;
+    match cmd {
+        OutletCommand::Import { store, file } => {
+            let (text, name) = match &file {
+                Some(f) => (
+                    std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+                    f.display().to_string(),
+                ),
+                None => (outlets::BUNDLED_REGISTRY.to_string(), "data/outlets.toml (bundled)".to_string()),
+            };
+            let list = outlets::parse_registry(&text, &name)?;
+            let (added, updated) = store.open()?.put_outlets(&list)?;
+            let feeds: usize = list.iter().map(|o| o.feeds.len()).sum();
+            println!("{name}: {} outlets ({added} new, {updated} updated), {feeds} feeds", list.len());
+            Ok(0)
+        }
+        OutletCommand::Add { store, name, homepage, country, languages, kind, feeds } => {
+            let o = chorus_core::Outlet { name, homepage, country, languages, kind, feeds };
+            let problems = outlets::validate(&o);
+            if !problems.is_empty() {
+                anyhow::bail!("outlet {:?}: {}", o.name, problems.join("; "));
+            }
+            let (added, _) = store.open()?.put_outlets(std::slice::from_ref(&o))?;
+            println!(
+                "{} outlet {:?} with {} feed(s)",
+                if added == 1 { "added" } else { "updated" },
+                o.name,
+                o.feeds.len()
+            );
+            Ok(0)
+        }
+        OutletCommand::List { store, json } => {
+            let list = store.open()?.outlets()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for o in &list {
+                    println!(
+                        "{:<28} {:<2} {:<8} {:<20} {}",
+                        o.name,
+                        o.country,
+                        o.kind.as_str(),
+                        o.languages.join(","),
+                        o.homepage
+                    );
+                    for f in &o.feeds {
+                        println!("    {f}");
+                    }
+                }
+                let countries: std::collections::BTreeSet<&str> = list.iter().map(|o| o.country.as_str()).collect();
+                let langs: std::collections::BTreeSet<&str> =
+                    list.iter().flat_map(|o| o.languages.iter().map(String::as_str)).collect();
+                println!(
+                    "{} outlets, {} feeds, {} countries, {} languages",
+                    list.len(),
+                    list.iter().map(|o| o.feeds.len()).sum::<usize>(),
+                    countries.len(),
+                    langs.len()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn feeds_command(cmd: FeedsCommand) -> Result<i32> {
+    use chorus_ingest::outlets;
+    match cmd {
+        FeedsCommand::Import { store, file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let (feeds, skipped) = outlets::parse_opml(&text, &file.display().to_string())?;
+            for s in &skipped {
+                eprintln!("{s}");
+            }
+            let store = store.open()?;
+            let mut known = store.outlets()?;
+            let host = |u: &str| {
+                url::Url::parse(u).ok().and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_string()))
+            };
+            let (mut joined, mut created) = (0, 0);
+            for f in feeds {
+                let site = f.site_url.clone().unwrap_or_else(|| {
+                    url::Url::parse(&f.feed_url)
+                        .map(|u| format!("{}://{}/", u.scheme(), u.host_str().unwrap_or_default()))
+                        .unwrap_or_default()
+                });
+                let site_host = host(&site);
+                match known.iter_mut().find(|o| site_host.is_some() && host(&o.homepage) == site_host) {
+                    Some(o) => {
+                        if !o.feeds.contains(&f.feed_url) {
+                            o.feeds.push(f.feed_url.clone());
+                        }
+                        joined += 1;
+                    }
+                    None => {
+                        let name = if f.title.is_empty() {
+                            site_host.clone().unwrap_or_else(|| f.feed_url.clone())
+                        } else {
+                            f.title.clone()
+                        };
+                        known.push(chorus_core::Outlet {
+                            name,
+                            homepage: site,
+                            country: "ZZ".into(),
+                            languages: vec!["und".into()],
+                            kind: chorus_core::OutletKind::Private,
+                            feeds: vec![f.feed_url.clone()],
+                        });
+                        created += 1;
+                    }
+                }
+            }
+            store.put_outlets(&known)?;
+            println!(
+                "{}: {} feeds imported ({joined} joined known outlets, {created} new outlets to complete with country and language), {} skipped",
+                file.display(),
+                joined + created,
+                skipped.len()
+            );
+            Ok(if skipped.is_empty() { 0 } else { 2 })
+        }
+        FeedsCommand::Export { store, out } => {
+            let xml = outlets::to_opml(&store.open()?.outlets()?);
+            match out {
+                Some(p) => std::fs::write(&p, xml).with_context(|| format!("writing {}", p.display()))?,
+                None => println!("{xml}"),
+            }
+            Ok(0)
         }
     }
 }

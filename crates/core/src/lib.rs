@@ -270,3 +270,63 @@ pub struct StoryDetail {
     /// One article per edition language written so far.
     pub articles: Vec<StoryArticle>,
 }
+
+/// What kind of organisation an outlet is (for the coverage panel: state, public,
+/// private media and wire agencies weigh differently for readers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OutletKind {
+    /// Controlled by a government.
+    State,
+    /// Public-service broadcaster or publicly funded, editorially independent.
+    Public,
+    /// Privately owned.
+    #[default]
+    Private,
+    /// A news agency whose copy other outlets run.
+    Wire,
+}
+
+impl OutletKind {
+    /// The lower-case name used in files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutletKind::State => "state",
+            OutletKind::Public => "public",
+            OutletKind::Private => "private",
+            OutletKind::Wire => "wire",
+        }
+    }
+}
+
+impl std::str::FromStr for OutletKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "state" => Ok(OutletKind::State),
+            "public" => Ok(OutletKind::Public),
+            "private" => Ok(OutletKind::Private),
+            "wire" | "agency" | "wire agency" => Ok(OutletKind::Wire),
+            other => Err(format!("unknown outlet type {other:?} (state, public, private or wire)")),
+        }
+    }
+}
+
+/// A news outlet chorus follows, with its feeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outlet {
+    /// Display name; unique.
+    pub name: String,
+    /// Home page.
+    pub homepage: String,
+    /// ISO 3166-1 alpha-2 country code (upper case).
+    pub country: String,
+    /// Languages it publishes in (ISO 639-1).
+    pub languages: Vec<String>,
+    /// State, public, private or wire.
+    #[serde(rename = "type")]
+    pub kind: OutletKind,
+    /// Feed URLs (RSS, Atom or JSON Feed).
+    #[serde(default)]
+    pub feeds: Vec<String>,
+}

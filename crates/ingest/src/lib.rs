@@ -8,6 +8,7 @@
 
 pub mod extract;
 pub mod feeds;
+pub mod outlets;
 
 use chorus_core::Article;
 use chorus_text::lang::{self, LangCode};

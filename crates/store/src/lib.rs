@@ -9,7 +9,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use chorus_core::{Article, ArticleRecord, StoryArticle, StoryDetail, StoryId, StorySummary};
+use chorus_core::{Article, ArticleRecord, Outlet, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -138,6 +138,12 @@ pub trait Store: Send + Sync {
     fn story_detail(&self, id: StoryId) -> Result<Option<StoryDetail>>;
     /// Counts of what is stored.
     fn stats(&self) -> Result<StoreStats>;
+    /// Adds outlets or updates those with the same name (fields replaced, feeds added to
+    /// the outlet's feeds; a feed already listed under another outlet moves). Returns
+    /// `(added, updated)`.
+    fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)>;
+    /// Every outlet with its feeds, by name.
+    fn outlets(&self) -> Result<Vec<Outlet>>;
 }
 
 /// Encodes a vector as little-endian f32 bytes.

@@ -4,7 +4,7 @@ use crate::{
     ClusteredVector, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats, vector_from_bytes,
     vector_to_bytes,
 };
-use chorus_core::{Article, ArticleRecord, StoryArticle, StoryDetail, StoryId, StorySummary};
+use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Numbered schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_initial.sql"), include_str!("../migrations/0002_outlets_feeds.sql")];
 
 /// A [`Store`] in one SQLite file.
 pub struct SqliteStore {
@@ -423,6 +424,82 @@ impl Store for SqliteStore {
         Ok(Some(StoryDetail { summary, sources, articles }))
     }
 
+    fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let (mut added, mut updated) = (0, 0);
+        let now = fmt_time(&Utc::now());
+        for o in outlets {
+            let languages = serde_json::to_string(&o.languages)
+                .map_err(|source| StoreError::Json { what: format!("outlet {}", o.name), source })?;
+            let existing: Option<i64> =
+                tx.query_row("SELECT id FROM outlets WHERE name = ?1", [&o.name], |r| r.get(0)).optional()?;
+            let id = match existing {
+                Some(id) => {
+                    tx.execute(
+                        "UPDATE outlets SET homepage = ?2, country = ?3, languages = ?4, kind = ?5 WHERE id = ?1",
+                        params![id, o.homepage, o.country, languages, o.kind.as_str()],
+                    )?;
+                    updated += 1;
+                    id
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO outlets (name, homepage, country, languages, kind, added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![o.name, o.homepage, o.country, languages, o.kind.as_str(), now],
+                    )?;
+                    added += 1;
+                    tx.last_insert_rowid()
+                }
+            };
+            for f in &o.feeds {
+                tx.execute(
+                    "INSERT INTO feeds (url, outlet_id) VALUES (?1, ?2) ON CONFLICT(url) DO UPDATE SET outlet_id = ?2",
+                    params![f, id],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok((added, updated))
+    }
+
+    fn outlets(&self) -> Result<Vec<Outlet>> {
+        let conn = self.conn();
+        let mut feeds: HashMap<i64, Vec<String>> = HashMap::new();
+        {
+            let mut st = conn.prepare("SELECT outlet_id, url FROM feeds ORDER BY url")?;
+            for row in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+                let (id, url) = row?;
+                feeds.entry(id).or_default().push(url);
+            }
+        }
+        let mut st = conn.prepare("SELECT id, name, homepage, country, languages, kind FROM outlets ORDER BY name")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, homepage, country, languages, kind) = row?;
+            out.push(Outlet {
+                languages: serde_json::from_str(&languages)
+                    .map_err(|source| StoreError::Json { what: format!("outlet {name}"), source })?,
+                kind: kind.parse::<OutletKind>().unwrap_or_default(),
+                feeds: feeds.remove(&id).unwrap_or_default(),
+                name,
+                homepage,
+                country,
+            });
+        }
+        Ok(out)
+    }
+
     fn stats(&self) -> Result<StoreStats> {
         let conn = self.conn();
         let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
@@ -548,6 +625,29 @@ mod tests {
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("opened a newer schema"),
         }
+    }
+
+    #[test]
+    fn outlets_are_added_updated_and_listed_with_their_feeds() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        assert_eq!(s.schema_version().unwrap(), 2);
+        let outlet = |name: &str, feeds: &[&str]| Outlet {
+            name: name.into(),
+            homepage: format!("https://{name}.example/"),
+            country: "FR".into(),
+            languages: vec!["fr".into()],
+            kind: OutletKind::Public,
+            feeds: feeds.iter().map(|f| f.to_string()).collect(),
+        };
+        assert_eq!(s.put_outlets(&[outlet("a", &["https://a.example/rss"]), outlet("b", &[])]).unwrap(), (2, 0));
+        let moved =
+            Outlet { kind: OutletKind::Wire, ..outlet("b", &["https://a.example/rss", "https://b.example/atom"]) };
+        assert_eq!(s.put_outlets(&[moved]).unwrap(), (0, 1));
+        let list = s.outlets().unwrap();
+        assert_eq!(list.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(list[0].feeds.is_empty(), "the feed moved to b");
+        assert_eq!(list[1].feeds, ["https://a.example/rss", "https://b.example/atom"]);
+        assert_eq!(list[1].kind, OutletKind::Wire);
     }
 
     #[test]

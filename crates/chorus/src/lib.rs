@@ -9,5 +9,6 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod evaluate;
+pub mod live;
 pub mod llm;
 pub mod pipeline;

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -129,6 +129,27 @@ enum Command {
         /// JSONL files: {"id","url","outlet","lang"?,"published"?,"title","text"} per line.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Follow the outlets continuously, in one process: poll due feeds (conditional GET,
+    /// robots.txt, per-host limits, SSRF guard), fetch teaser pages and extract them,
+    /// then embed, cluster and rewrite changed stories, and serve the site. SIGTERM or
+    /// Ctrl-C lets the current feed and step finish, then stops; a restart continues
+    /// from the stored state without duplicates.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Address to serve on.
+        #[arg(long, env = "CHORUS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Seconds between polling rounds.
+        #[arg(long, env = "CHORUS_POLL_SECONDS", default_value_t = 60)]
+        poll_seconds: u64,
+        /// One round, then stop (cron, tests); the site is not served.
+        #[arg(long)]
+        once: bool,
+        /// Allow feeds on loopback addresses (testing, a local feed proxy).
+        #[arg(long, env = "CHORUS_ALLOW_LOOPBACK")]
+        allow_loopback: bool,
     },
     /// Serve the site over an existing data folder.
     Serve {
@@ -408,12 +429,15 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal; log files and journald get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let threads = match &cli.command {
-        Command::Demo { common, .. } | Command::Ingest { common, .. } | Command::Serve { common, .. } => {
-            Some(common.threads)
-        }
+        Command::Demo { common, .. }
+        | Command::Ingest { common, .. }
+        | Command::Serve { common, .. }
+        | Command::Run { common, .. } => Some(common.threads),
         Command::Eval(EvalCommand::Cluster { threads, .. } | EvalCommand::Synth { threads, .. })
         | Command::Bench(BenchCommand::Cluster { threads, .. }) => Some(*threads),
         _ => None,
@@ -520,6 +544,9 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Outlet(cmd) => outlet_command(cmd),
+        Command::Run { common, listen, poll_seconds, once, allow_loopback } => {
+            run_service(&config(&common), listen, Duration::from_secs(poll_seconds.max(1)), once, allow_loopback)
+        }
         Command::Feeds(cmd) => feeds_command(cmd),
         Command::Eval(EvalCommand::Extract { input, json, out }) => {
             let mut predictions = serde_json::Map::new();
@@ -1062,6 +1089,126 @@ fn ingest_and_process(
         stats.articles, stats.duplicates, stats.stories, multi, stats.story_texts
     );
     Ok((Arc::new(store), reports))
+}
+
+fn run_service(config: &Config, listen: SocketAddr, every: Duration, once: bool, allow_loopback: bool) -> Result<i32> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store = Arc::new(
+        SqliteStore::open(&config.database_path())
+            .with_context(|| format!("opening {}", config.database_path().display()))?,
+    );
+    if store.outlets()?.is_empty() {
+        let outlets =
+            chorus_ingest::outlets::parse_registry(chorus_ingest::outlets::BUNDLED_REGISTRY, "data/outlets.toml")?;
+        store.put_outlets(&outlets)?;
+        tracing::info!(outlets = outlets.len(), "no outlets yet: loaded the bundled registry");
+    }
+    let model_dir = fetch_model(&config.model_dir)?;
+    let embedder = Arc::new(E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?);
+    let llm = Arc::new(chorus::llm::build(&config.llm)?);
+    let fetcher = chorus_fetch::Fetcher::new(chorus_fetch::FetchConfig {
+        allow_loopback,
+        ..chorus_fetch::FetchConfig::default()
+    })?;
+    let mut dedup = pipeline::load_dedup_index(store.as_ref())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async {
+        {
+            let (stop, wake) = (stop.clone(), wake.clone());
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("stop requested: finishing the current step");
+                stop.store(true, Ordering::SeqCst);
+                wake.notify_waiters();
+            });
+        }
+        let server = if once {
+            None
+        } else {
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            println!("serving http://{}", listener.local_addr()?);
+            let (stop, wake) = (stop.clone(), wake.clone());
+            let shutdown = async move {
+                loop {
+                    // Registered before the check, so a notification in between is not lost.
+                    let notified = wake.notified();
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    notified.await;
+                }
+            };
+            let state = chorus_web::AppState { store: store.clone() };
+            Some(tokio::spawn(chorus_web::serve(listener, state, shutdown)))
+        };
+        while !stop.load(Ordering::SeqCst) {
+            let should_stop = || stop.load(Ordering::SeqCst);
+            let polled = chorus::live::poll_due(
+                store.as_ref(),
+                &fetcher,
+                &config.data_dir,
+                &mut dedup,
+                config.duplicate_threshold,
+                chrono::Utc::now(),
+                &should_stop,
+            )
+            .await?;
+            tracing::info!(
+                feeds = polled.feeds,
+                not_modified = polled.not_modified,
+                feed_errors = polled.feed_errors.len(),
+                items = polled.items,
+                pages = polled.pages,
+                page_errors = polled.page_errors.len(),
+                inserted = polled.inserted,
+                rejected = polled.rejected,
+                "poll round"
+            );
+            if polled.inserted > 0 {
+                let (store, embedder, llm, config) = (store.clone(), embedder.clone(), llm.clone(), config.clone());
+                let processed = tokio::task::spawn_blocking(move || {
+                    pipeline::process(
+                        store.as_ref(),
+                        embedder.as_ref(),
+                        &config,
+                        llm.as_ref().as_ref(),
+                        &mut |_, _, _| {},
+                    )
+                })
+                .await
+                .context("processing task")??;
+                tracing::info!(
+                    embedded = processed.embedded,
+                    new_stories = processed.cluster.new_stories,
+                    stories_written = processed.synth.stories,
+                    "processed"
+                );
+            }
+            if once {
+                break;
+            }
+            let notified = wake.notified();
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = notified => {}
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        wake.notify_waiters();
+        if let Some(server) = server {
+            server.await.context("web server task")??;
+        }
+        println!("stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
 }
 
 fn serve(store: Arc<dyn Store>, listen: SocketAddr) -> Result<()> {

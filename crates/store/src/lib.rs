@@ -144,6 +144,49 @@ pub trait Store: Send + Sync {
     fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)>;
     /// Every outlet with its feeds, by name.
     fn outlets(&self) -> Result<Vec<Outlet>>;
+    /// Feeds due for a poll at `now` (never polled, or their next check has come), the
+    /// longest waiting first.
+    fn due_feeds(&self, now: DateTime<Utc>) -> Result<Vec<FeedState>>;
+    /// Records the result of polling a feed.
+    fn record_feed_poll(&self, url: &str, update: &FeedUpdate) -> Result<()>;
+}
+
+/// A feed with its outlet and fetch state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedState {
+    /// Feed URL.
+    pub url: String,
+    /// Its outlet's name.
+    pub outlet: String,
+    /// Its outlet's languages.
+    pub outlet_languages: Vec<String>,
+    /// `ETag` of the last response.
+    pub etag: Option<String>,
+    /// `Last-Modified` of the last response.
+    pub last_modified: Option<String>,
+    /// Consecutive failed polls.
+    pub error_count: u32,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+}
+
+/// What one poll of a feed changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedUpdate {
+    /// Validators for the next conditional GET (kept when `None`).
+    pub etag: Option<String>,
+    /// See `etag`.
+    pub last_modified: Option<String>,
+    /// When to poll next.
+    pub next_check_at: DateTime<Utc>,
+    /// When this poll happened.
+    pub fetched_at: DateTime<Utc>,
+    /// Consecutive failures including this poll (0 on success).
+    pub error_count: u32,
+    /// This poll's failure, or `None` on success.
+    pub last_error: Option<String>,
+    /// The feed's title, when read.
+    pub title: Option<String>,
 }
 
 /// Encodes a vector as little-endian f32 bytes.

@@ -1,8 +1,8 @@
 //! SQLite implementation of [`Store`] (bundled SQLite, WAL mode).
 
 use crate::{
-    ClusteredVector, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats, vector_from_bytes,
-    vector_to_bytes,
+    ClusteredVector, FeedState, FeedUpdate, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats,
+    vector_from_bytes, vector_to_bytes,
 };
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Utc};
@@ -498,6 +498,60 @@ impl Store for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn due_feeds(&self, now: DateTime<Utc>) -> Result<Vec<FeedState>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT f.url, o.name, o.languages, f.etag, f.last_modified, f.error_count, f.last_error \
+             FROM feeds f JOIN outlets o ON o.id = f.outlet_id \
+             WHERE f.next_check_at IS NULL OR f.next_check_at <= ?1 \
+             ORDER BY COALESCE(f.next_check_at, ''), f.url",
+        )?;
+        let rows = st.query_map([fmt_time(&now)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (url, outlet, languages, etag, last_modified, errors, last_error) = row?;
+            out.push(FeedState {
+                outlet_languages: serde_json::from_str(&languages).unwrap_or_default(),
+                url,
+                outlet,
+                etag,
+                last_modified,
+                error_count: u32::try_from(errors).unwrap_or(u32::MAX),
+                last_error,
+            });
+        }
+        Ok(out)
+    }
+
+    fn record_feed_poll(&self, url: &str, u: &FeedUpdate) -> Result<()> {
+        self.conn().execute(
+            "UPDATE feeds SET etag = COALESCE(?2, etag), last_modified = COALESCE(?3, last_modified), \
+             next_check_at = ?4, last_fetch_at = ?5, error_count = ?6, last_error = ?7, \
+             title = COALESCE(?8, title) WHERE url = ?1",
+            params![
+                url,
+                u.etag,
+                u.last_modified,
+                fmt_time(&u.next_check_at),
+                fmt_time(&u.fetched_at),
+                u.error_count,
+                u.last_error,
+                u.title
+            ],
+        )?;
+        Ok(())
     }
 
     fn stats(&self) -> Result<StoreStats> {

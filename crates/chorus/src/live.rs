@@ -1,0 +1,223 @@
+//! Live ingestion: poll the feeds that are due, fetch the pages of teaser items, and
+//! store the articles through the same validation, dedup and rejection path as JSONL.
+//!
+//! One poll of a feed: conditional GET (`chorus-fetch`), parse (`chorus_ingest::feeds`),
+//! for every item not stored yet whose feed text is a teaser, fetch its page and extract
+//! the article (`chorus_ingest::extract`); a page that fails leaves the teaser as the text,
+//! so the item is not lost. The feed's state (validators, next check by its own rhythm or
+//! back-off after errors, the error in words) is written back to the store.
+
+use crate::pipeline::{self, IngestReport};
+use chorus_fetch::{FetchError, FetchOutcome, Fetcher, Retry, ScheduleConfig, Validators, next_check};
+use chorus_store::{FeedState, FeedUpdate, Store};
+use chorus_text::dedup::DedupIndex;
+use chrono::{DateTime, Utc};
+use std::path::Path;
+
+/// What one round of polling did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PollReport {
+    /// Feeds polled.
+    pub feeds: usize,
+    /// Feeds that answered 304.
+    pub not_modified: usize,
+    /// Feeds that failed, with the reason.
+    pub feed_errors: Vec<String>,
+    /// Items read from feeds.
+    pub items: usize,
+    /// Items already stored (not fetched again).
+    pub known: usize,
+    /// Article pages fetched.
+    pub pages: usize,
+    /// Pages that failed (the teaser was kept), with the reason.
+    pub page_errors: Vec<String>,
+    /// Articles newly stored.
+    pub inserted: usize,
+    /// Lines refused by validation (kept in `rejected/`).
+    pub rejected: usize,
+}
+
+/// Polls every feed due at `now`. `stop` is checked between feeds, so a shutdown waits
+/// for at most one feed. Storage failures are errors; everything a feed or page does
+/// wrong is in the report.
+pub async fn poll_due(
+    store: &dyn Store,
+    fetcher: &Fetcher,
+    data_dir: &Path,
+    dedup: &mut DedupIndex,
+    duplicate_threshold: f64,
+    now: DateTime<Utc>,
+    stop: &dyn Fn() -> bool,
+) -> Result<PollReport, pipeline::PipelineError> {
+    let mut report = PollReport::default();
+    let schedule = ScheduleConfig::default();
+    for feed in store.due_feeds(now)? {
+        if stop() {
+            break;
+        }
+        report.feeds += 1;
+        let validators = Validators { etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
+        let seed = xxhash_rust::xxh3::xxh3_64(feed.url.as_bytes());
+        let fetched_at = Utc::now();
+        let update = match fetcher.get(&feed.url, Some(&validators)).await {
+            Ok(FetchOutcome::NotModified) => {
+                report.not_modified += 1;
+                FeedUpdate {
+                    etag: None,
+                    last_modified: None,
+                    next_check_at: next_check(fetched_at, 0, None, &[], seed, &schedule),
+                    fetched_at,
+                    error_count: 0,
+                    last_error: None,
+                    title: None,
+                }
+            }
+            Ok(FetchOutcome::Fetched(body)) => match chorus_ingest::feeds::parse_feed(&body.body, &body.final_url) {
+                Ok(parsed) => {
+                    for w in &parsed.warnings {
+                        tracing::warn!(feed = %feed.url, "{w}");
+                    }
+                    let times: Vec<DateTime<Utc>> = parsed.items.iter().filter_map(|i| i.published).collect();
+                    let ingest = store_items(
+                        store,
+                        fetcher,
+                        &feed,
+                        parsed.items,
+                        data_dir,
+                        dedup,
+                        duplicate_threshold,
+                        &mut report,
+                    )
+                    .await?;
+                    report.inserted += ingest.inserted;
+                    report.rejected += ingest.rejected;
+                    FeedUpdate {
+                        etag: body.validators.etag,
+                        last_modified: body.validators.last_modified,
+                        next_check_at: next_check(fetched_at, 0, None, &times, seed, &schedule),
+                        fetched_at,
+                        error_count: 0,
+                        last_error: None,
+                        title: Some(parsed.title),
+                    }
+                }
+                Err(e) => failed(&mut report, &feed, e.to_string(), Retry::Later, fetched_at, seed, &schedule),
+            },
+            Err(e) => {
+                let retry = e.retry();
+                failed(&mut report, &feed, e.to_string(), retry, fetched_at, seed, &schedule)
+            }
+        };
+        store.record_feed_poll(&feed.url, &update)?;
+    }
+    Ok(report)
+}
+
+fn failed(
+    report: &mut PollReport,
+    feed: &FeedState,
+    error: String,
+    retry: Retry,
+    at: DateTime<Utc>,
+    seed: u64,
+    schedule: &ScheduleConfig,
+) -> FeedUpdate {
+    tracing::warn!(feed = %feed.url, errors = feed.error_count + 1, %error, "feed poll failed");
+    report.feed_errors.push(error.clone());
+    let errors = feed.error_count.saturating_add(1);
+    let next_check_at = match retry {
+        // Gone or refused: look again in a week, in case the operator fixes the entry.
+        Retry::Never => at + chrono::Duration::days(7),
+        Retry::After(d) => next_check(at, errors, Some(d), &[], seed, schedule),
+        Retry::Later => next_check(at, errors, None, &[], seed, schedule),
+    };
+    FeedUpdate {
+        etag: None,
+        last_modified: None,
+        next_check_at,
+        fetched_at: at,
+        error_count: errors,
+        last_error: Some(error),
+        title: None,
+    }
+}
+
+/// Turns feed items into stored articles (pages fetched for teasers).
+#[allow(clippy::too_many_arguments)]
+async fn store_items(
+    store: &dyn Store,
+    fetcher: &Fetcher,
+    feed: &FeedState,
+    items: Vec<chorus_ingest::feeds::FeedItem>,
+    data_dir: &Path,
+    dedup: &mut DedupIndex,
+    duplicate_threshold: f64,
+    report: &mut PollReport,
+) -> Result<IngestReport, pipeline::PipelineError> {
+    let mut lines = Vec::new();
+    for item in items {
+        report.items += 1;
+        let id = item.url.clone().unwrap_or_else(|| format!("{}#{}", feed.url, item.id));
+        if store.article(&id)?.is_some() {
+            report.known += 1;
+            continue;
+        }
+        let mut text = item.text.clone();
+        let mut title = item.title.clone();
+        let mut published = item.published;
+        if item.is_teaser()
+            && let Some(url) = &item.url
+        {
+            report.pages += 1;
+            match fetch_article(fetcher, url).await {
+                Ok(page) => {
+                    if page.text.chars().count() > text.chars().count() {
+                        text = page.text;
+                    }
+                    if title.is_empty() {
+                        title = page.title.unwrap_or_default();
+                    }
+                    published = published.or(page.published);
+                }
+                Err(e) => {
+                    tracing::warn!(page = %url, error = %e, "article page failed; the feed's text is kept");
+                    report.page_errors.push(e);
+                }
+            }
+        }
+        let lang =
+            item.lang.clone().or_else(|| (feed.outlet_languages.len() == 1).then(|| feed.outlet_languages[0].clone()));
+        let mut line = serde_json::json!({
+            "id": id,
+            "url": item.url.clone().unwrap_or_else(|| feed.url.clone()),
+            "outlet": feed.outlet,
+            "title": title,
+            "text": text,
+        });
+        if let Some(l) = lang {
+            line["lang"] = serde_json::Value::String(l);
+        }
+        if let Some(p) = published {
+            line["published"] = serde_json::Value::String(p.to_rfc3339());
+        }
+        lines.push(line.to_string());
+    }
+    let input = lines.join("\n");
+    pipeline::ingest_jsonl(store, std::io::Cursor::new(input), &feed.url, data_dir, dedup, duplicate_threshold)
+}
+
+async fn fetch_article(fetcher: &Fetcher, url: &str) -> Result<chorus_ingest::extract::ExtractedPage, String> {
+    match fetcher.get(url, None).await {
+        Ok(FetchOutcome::Fetched(page)) => {
+            let body = page.body;
+            let name = page.final_url;
+            tokio::task::spawn_blocking(move || chorus_ingest::extract::extract_page(&body, &name))
+                .await
+                .map_err(|e| format!("{url}: extraction task failed: {e}"))?
+                .map_err(|e| e.to_string())
+        }
+        Ok(FetchOutcome::NotModified) => Err(format!("{url}: 304 without validators")),
+        Err(e @ FetchError::Robots { .. }) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -35,6 +35,26 @@ pub struct PollReport {
     pub inserted: usize,
     /// Lines refused by validation (kept in `rejected/`).
     pub rejected: usize,
+    /// Per host: (requests, failed requests).
+    pub hosts: std::collections::BTreeMap<String, (u64, u64)>,
+    /// Seconds from publication to now of each new dated item.
+    pub lags: Vec<f64>,
+}
+
+impl PollReport {
+    fn count(&mut self, url: &str, ok: bool) {
+        let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(String::from)).unwrap_or_default();
+        let e = self.hosts.entry(host).or_default();
+        e.0 += 1;
+        e.1 += u64::from(!ok);
+    }
+
+    /// Median of [`PollReport::lags`].
+    pub fn median_lag(&self) -> Option<f64> {
+        let mut v = self.lags.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    }
 }
 
 /// Polls every feed due at `now`. `stop` is checked between feeds, so a shutdown waits
@@ -59,7 +79,9 @@ pub async fn poll_due(
         let validators = Validators { etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
         let seed = xxhash_rust::xxh3::xxh3_64(feed.url.as_bytes());
         let fetched_at = Utc::now();
-        let update = match fetcher.get(&feed.url, Some(&validators)).await {
+        let answer = fetcher.get(&feed.url, Some(&validators)).await;
+        report.count(&feed.url, answer.is_ok());
+        let update = match answer {
             Ok(FetchOutcome::NotModified) => {
                 report.not_modified += 1;
                 FeedUpdate {
@@ -169,7 +191,9 @@ async fn store_items(
             && let Some(url) = &item.url
         {
             report.pages += 1;
-            match fetch_article(fetcher, url).await {
+            let page = fetch_article(fetcher, url).await;
+            report.count(url, page.is_ok());
+            match page {
                 Ok(page) => {
                     if page.text.chars().count() > text.chars().count() {
                         text = page.text;
@@ -184,6 +208,9 @@ async fn store_items(
                     report.page_errors.push(e);
                 }
             }
+        }
+        if let Some(p) = published {
+            report.lags.push((Utc::now() - p).num_seconds().max(0) as f64);
         }
         let lang =
             item.lang.clone().or_else(|| (feed.outlet_languages.len() == 1).then(|| feed.outlet_languages[0].clone()));

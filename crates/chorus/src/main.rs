@@ -1112,6 +1112,7 @@ fn run_service(config: &Config, listen: SocketAddr, every: Duration, once: bool,
         ..chorus_fetch::FetchConfig::default()
     })?;
     let mut dedup = pipeline::load_dedup_index(store.as_ref())?;
+    let metrics = Arc::new(chorus_web::metrics::Metrics::default());
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -1142,7 +1143,7 @@ fn run_service(config: &Config, listen: SocketAddr, every: Duration, once: bool,
                     notified.await;
                 }
             };
-            let state = chorus_web::AppState { store: store.clone() };
+            let state = chorus_web::AppState { store: store.clone(), metrics: Some(metrics.clone()) };
             Some(tokio::spawn(chorus_web::serve(listener, state, shutdown)))
         };
         while !stop.load(Ordering::SeqCst) {
@@ -1168,6 +1169,16 @@ fn run_service(config: &Config, listen: SocketAddr, every: Duration, once: bool,
                 rejected = polled.rejected,
                 "poll round"
             );
+            metrics.record(&chorus_web::metrics::PollRound {
+                hosts: polled.hosts.clone(),
+                items: polled.items as u64,
+                pages: polled.pages as u64,
+                page_errors: polled.page_errors.len() as u64,
+                inserted: polled.inserted as u64,
+                rejected: polled.rejected as u64,
+                lag_seconds: polled.median_lag(),
+                finished_unix: chrono::Utc::now().timestamp(),
+            });
             if polled.inserted > 0 {
                 let (store, embedder, llm, config) = (store.clone(), embedder.clone(), llm.clone(), config.clone());
                 let processed = tokio::task::spawn_blocking(move || {
@@ -1217,7 +1228,7 @@ fn serve(store: Arc<dyn Store>, listen: SocketAddr) -> Result<()> {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         println!("serving http://{} (Ctrl-C to stop)", listener.local_addr()?);
-        chorus_web::serve(listener, chorus_web::AppState { store }, shutdown_signal()).await?;
+        chorus_web::serve(listener, chorus_web::AppState { store, metrics: None }, shutdown_signal()).await?;
         println!("stopped");
         Ok(())
     })

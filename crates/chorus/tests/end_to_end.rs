@@ -108,7 +108,7 @@ fn spawn_app(store: Arc<dyn Store>) -> Server {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
-            chorus_web::serve(listener, chorus_web::AppState { store }, async {
+            chorus_web::serve(listener, chorus_web::AppState { store, metrics: None }, async {
                 let _ = rx.await;
             })
             .await

@@ -232,7 +232,23 @@ async fn chorus_run_serves_and_stops_on_sigterm() {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(1500));
+        // /metrics shows the first polling round once it is done.
+        let get = |path: &str| -> String {
+            use std::io::{Read, Write};
+            let Ok(mut s) = std::net::TcpStream::connect(&addr) else { return String::new() };
+            let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            buf
+        };
+        let mut metrics = String::new();
+        for _ in 0..100 {
+            metrics = get("/metrics");
+            if metrics.contains("chorus_poll_rounds_total 1") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         assert!(killed.is_ok_and(|s| s.success()));
         let started = std::time::Instant::now();
@@ -247,11 +263,15 @@ async fn chorus_run_serves_and_stops_on_sigterm() {
             std::thread::sleep(Duration::from_millis(100));
         };
         let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        (ok, status, rest)
+        (ok, status, rest, metrics)
     })
     .await
     .expect("joined");
-    let (healthy, status, rest) = result;
+    let (healthy, status, rest, metrics) = result;
+    assert!(metrics.contains("chorus_poll_rounds_total 1"), "{metrics}");
+    assert!(metrics.contains("chorus_fetches_total{host=\"127.0.0.1\"}"), "{metrics}");
+    assert!(metrics.contains("chorus_page_errors_total 1"), "{metrics}");
+    assert!(metrics.contains("chorus_articles_ingested_total 3"), "{metrics}");
     assert!(healthy, "the site answered /healthz");
     assert!(status.is_some_and(|s| s.success()), "stopped cleanly on SIGTERM: {status:?}");
     assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");

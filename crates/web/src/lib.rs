@@ -12,6 +12,8 @@
 //!   their sentences and source passages, and the source articles;
 //! * `GET /healthz` — liveness.
 
+pub mod metrics;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -31,6 +33,8 @@ pub const PAGE_SIZE: usize = 50;
 pub struct AppState {
     /// Where stories are read from.
     pub store: Arc<dyn Store>,
+    /// Counters of the live service (`None` when only serving).
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 /// Errors a request can end in; clients see a short message, never internals.
@@ -79,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stories", get(api_stories))
         .route("/api/stories/{id}", get(api_story))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics_page))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -381,6 +386,21 @@ async fn story_page(
     let detail = blocking(&state, move |s| s.story_detail(id)).await?.ok_or(WebError::NotFound)?;
     let accept = accept_language(&headers);
     render(story_view(detail, q.get("lang").map(String::as_str), accept))
+}
+
+async fn metrics_page(State(state): State<AppState>) -> Result<Response, WebError> {
+    let stats = blocking(&state, |s| s.stats()).await?;
+    let stored = [
+        ("chorus_articles", "Articles stored.", stats.articles as u64),
+        ("chorus_duplicate_articles", "Stored articles that copy an earlier one.", stats.duplicates as u64),
+        ("chorus_stories", "Stories.", stats.stories as u64),
+        ("chorus_story_texts", "Written articles (stories × editions).", stats.story_texts as u64),
+    ];
+    let text = match &state.metrics {
+        Some(m) => m.render(&stored),
+        None => metrics::Metrics::default().render(&stored),
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
 async fn api_stories(State(state): State<AppState>) -> Result<Json<Vec<StorySummary>>, WebError> {

@@ -94,7 +94,10 @@ pub async fn poll_due(
                     title: None,
                 }
             }
-            Ok(FetchOutcome::Fetched(body)) => match chorus_ingest::feeds::parse_feed(&body.body, &body.final_url) {
+            Ok(FetchOutcome::Fetched(body)) => match chorus_ingest::feeds::parse_feed(
+                &feed_bytes_utf8(&body.body, body.content_type.as_deref()),
+                &body.final_url,
+            ) {
                 Ok(parsed) => {
                     for w in &parsed.warnings {
                         tracing::warn!(feed = %feed.url, "{w}");
@@ -233,10 +236,25 @@ async fn store_items(
     pipeline::ingest_jsonl(store, std::io::Cursor::new(input), &feed.url, data_dir, dedup, duplicate_threshold)
 }
 
+/// Feed bytes for the parser: as sent, unless the HTTP header names a charset and the XML
+/// declares none (then the header is right, RFC 7303, and the bytes are decoded here).
+fn feed_bytes_utf8<'a>(body: &'a [u8], content_type: Option<&str>) -> std::borrow::Cow<'a, [u8]> {
+    let head = String::from_utf8_lossy(&body[..body.len().min(200)]).to_ascii_lowercase();
+    let header_charset = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("charset="));
+    if header_charset && !head.contains("encoding=") && !head.trim_start().starts_with('{') {
+        let (text, _) = chorus_fetch::charset::decode(body, content_type);
+        return std::borrow::Cow::Owned(text.into_bytes());
+    }
+    std::borrow::Cow::Borrowed(body)
+}
+
 async fn fetch_article(fetcher: &Fetcher, url: &str) -> Result<chorus_ingest::extract::ExtractedPage, String> {
     match fetcher.get(url, None).await {
         Ok(FetchOutcome::Fetched(page)) => {
-            let body = page.body;
+            // The header's charset (or BOM, meta, or evidently-UTF-8 bytes) decides; the
+            // extractor then gets UTF-8.
+            let (text, _) = chorus_fetch::charset::decode(&page.body, page.content_type.as_deref());
+            let body = text.into_bytes();
             let name = page.final_url;
             tokio::task::spawn_blocking(move || chorus_ingest::extract::extract_page(&body, &name))
                 .await

@@ -29,6 +29,7 @@ async fn serve() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let feed = feed_xml(&base);
+    let latin_base = base.clone();
     let app = Router::new()
         .route(
             "/feed.xml",
@@ -53,6 +54,25 @@ async fn serve() -> String {
             }),
         )
         .route("/broken.xml", get(|| async { "<rss><channel><item><title>unclosed" }))
+        .route(
+            "/latin.xml",
+            get(move || {
+                let base = latin_base.clone();
+                async move {
+                    let xml = format!("<rss version=\"2.0\"><channel><title>Caf\u{e9}</title><item><title>Cr\u{e8}me br\u{fb}l\u{e9}e</title><link>{base}/articles/latin</link><guid>l1</guid></item></channel></rss>");
+                    let bytes: Vec<u8> = xml.chars().map(|c| c as u32 as u8).collect();
+                    ([(header::CONTENT_TYPE, "application/rss+xml; charset=ISO-8859-1")], bytes)
+                }
+            }),
+        )
+        .route(
+            "/articles/latin",
+            get(|| async {
+                let html = format!("<html><body><article><h1>Cr\u{e8}me</h1><p>{LONG} La cr\u{e8}me br\u{fb}l\u{e9}e \u{e9}tait d\u{e9}licieuse.</p></article></body></html>");
+                let bytes: Vec<u8> = html.chars().map(|c| if (c as u32) < 256 { c as u32 as u8 } else { b'?' }).collect();
+                ([(header::CONTENT_TYPE, "text/html; charset=iso-8859-1")], bytes)
+            }),
+        )
         .route("/gone.xml", get(|| async { Response::builder().status(410).body(axum::body::Body::empty()).unwrap_or_default() }));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     base
@@ -275,4 +295,31 @@ async fn chorus_run_serves_and_stops_on_sigterm() {
     assert!(healthy, "the site answered /healthz");
     assert!(status.is_some_and(|s| s.success()), "stopped cleanly on SIGTERM: {status:?}");
     assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+}
+
+/// A feed and a page in ISO-8859-1, declared only in the HTTP header, come out right.
+#[tokio::test]
+async fn charsets_declared_in_http_headers_are_honoured() {
+    let base = serve().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&tmp.path().join("chorus.db")).expect("db");
+    store
+        .put_outlets(&[Outlet {
+            name: "Latin".into(),
+            homepage: format!("{base}/"),
+            country: "FR".into(),
+            languages: vec!["fr".into()],
+            kind: OutletKind::Private,
+            feeds: vec![format!("{base}/latin.xml")],
+        }])
+        .expect("outlet");
+    let fetcher =
+        Fetcher::new(FetchConfig { allow_loopback: true, per_host_interval: Duration::ZERO, ..FetchConfig::default() })
+            .expect("fetcher");
+    let mut dedup = chorus_text::dedup::DedupIndex::new();
+    let r = poll_due(&store, &fetcher, tmp.path(), &mut dedup, 0.8, chrono::Utc::now(), &|| false).await.expect("poll");
+    assert_eq!(r.inserted, 1, "{r:?}");
+    let a = store.article(&format!("{base}/articles/latin")).expect("read").expect("stored");
+    assert_eq!(a.article.title, "Crème brûlée");
+    assert!(a.article.text.contains("La crème brûlée était délicieuse."), "{}", a.article.text);
 }

@@ -129,7 +129,9 @@ type ParseResult = Result<feed_rs::model::Feed, feed_rs::parser::ParseFeedError>
 
 /// Runs the parser, turning a panic into `Err(message)`.
 fn parse_guarded(bytes: &[u8], feed: &str) -> Result<ParseResult, String> {
-    let parser = feed_rs::parser::Builder::new().base_uri(Some(feed)).build();
+    // Relative links resolve against the feed's URL; a file name is no base.
+    let base = url::Url::parse(feed).ok().map(|_| feed);
+    let parser = feed_rs::parser::Builder::new().base_uri(base).build();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes))).map_err(|p| {
         p.downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -249,5 +251,19 @@ mod tests {
                 Ok(f) => assert!(f.items.is_empty(), "{name}: {f:?}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::*;
+
+    #[test]
+    fn legacy_encodings_declared_in_the_xml_are_decoded() {
+        let xml = "<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>Новости</title><item><title>Заголовок</title><link>https://r.example/1</link></item></channel></rss>";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(xml);
+        let f = parse_feed(&bytes, "cp1251").unwrap();
+        assert_eq!(f.title, "Новости");
+        assert_eq!(f.items[0].title, "Заголовок");
     }
 }

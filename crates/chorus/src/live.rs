@@ -9,7 +9,7 @@
 
 use crate::pipeline::{self, IngestReport};
 use chorus_fetch::{FetchError, FetchOutcome, Fetcher, Retry, ScheduleConfig, Validators, next_check};
-use chorus_store::{FeedState, FeedUpdate, Store};
+use chorus_store::{FeedState, FeedUpdate, RecheckOutcome, Store};
 use chorus_text::dedup::DedupIndex;
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -232,8 +232,132 @@ async fn store_items(
         }
         lines.push(line.to_string());
     }
+    let ids: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["id"].as_str().map(String::from))
+        .collect();
     let input = lines.join("\n");
-    pipeline::ingest_jsonl(store, std::io::Cursor::new(input), &feed.url, data_dir, dedup, duplicate_threshold)
+    let report =
+        pipeline::ingest_jsonl(store, std::io::Cursor::new(input), &feed.url, data_dir, dedup, duplicate_threshold)?;
+    // Sources are edited and taken down after publication: look again in a day.
+    store.schedule_rechecks(&ids, Utc::now() + RECHECK_AFTER[0])?;
+    Ok(report)
+}
+
+/// When articles are checked again, counted from when they were stored: a day, then a week.
+pub const RECHECK_AFTER: [chrono::Duration; 2] = [chrono::Duration::hours(24), chrono::Duration::days(7)];
+
+/// What one round of re-checks found.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct RecheckReport {
+    /// Articles checked.
+    pub checked: usize,
+    /// Unchanged.
+    pub unchanged: usize,
+    /// Edited (text replaced, old kept in the revisions, story marked for rewriting).
+    pub changed: usize,
+    /// Gone (404/410).
+    pub vanished: usize,
+    /// Checks that failed and were rescheduled, with the reason.
+    pub errors: Vec<String>,
+}
+
+/// Words of a text, for comparing versions regardless of spacing and line breaks.
+fn words(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}
+
+/// Re-fetches the articles whose check is due (24 hours and 7 days after they were
+/// stored). An edited text replaces the stored one (the old version stays in the
+/// article's revisions) and its story is written again; a page answering 404 or 410 is
+/// recorded as gone; a failed check is retried in an hour.
+pub async fn recheck_due(
+    store: &dyn Store,
+    fetcher: &Fetcher,
+    now: DateTime<Utc>,
+    stop: &dyn Fn() -> bool,
+) -> Result<RecheckReport, pipeline::PipelineError> {
+    let mut report = RecheckReport::default();
+    for due in store.due_rechecks(now, 200)? {
+        if stop() {
+            break;
+        }
+        report.checked += 1;
+        let article = &due.record.article;
+        let next = match due.checks_done {
+            0 => Some(now + (RECHECK_AFTER[1] - RECHECK_AFTER[0])),
+            _ => None,
+        };
+        let outcome = match fetcher.get(&article.url, None).await {
+            Err(FetchError::Status { status: status @ (404 | 410), .. }) => {
+                RecheckOutcome::Vanished { reason: format!("{}: HTTP {status}", article.url) }
+            }
+            Err(e) => RecheckOutcome::Failed { reason: e.to_string() },
+            Ok(FetchOutcome::NotModified) => RecheckOutcome::Unchanged,
+            Ok(FetchOutcome::Fetched(page)) => {
+                let (html, _) = chorus_fetch::charset::decode(&page.body, page.content_type.as_deref());
+                let name = page.final_url.clone();
+                let extracted =
+                    tokio::task::spawn_blocking(move || chorus_ingest::extract::extract_page(html.as_bytes(), &name))
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|e| e.to_string()));
+                match extracted {
+                    Err(e) => RecheckOutcome::Failed { reason: e },
+                    Ok(p) => {
+                        let (old, new) = (words(&article.text), words(&p.text));
+                        // A much shorter extraction is a page glitch, not an edit.
+                        if old == new || new.len() * 2 < old.len() {
+                            RecheckOutcome::Unchanged
+                        } else {
+                            let (old_n, new_n) = (chorus_synth::numbers(&article.text), chorus_synth::numbers(&p.text));
+                            let added: Vec<&String> = new_n.difference(&old_n).collect();
+                            let removed: Vec<&String> = old_n.difference(&new_n).collect();
+                            let mut detail = format!("text edited: {} → {} words", old.len(), new.len());
+                            if !added.is_empty() || !removed.is_empty() {
+                                detail.push_str(&format!("; figures removed {removed:?}, added {added:?}"));
+                            }
+                            let mut edited = article.clone();
+                            edited.text = p.text.clone();
+                            if let Some(t) = p.title.filter(|t| !t.is_empty()) {
+                                edited.title = t;
+                            }
+                            RecheckOutcome::Changed {
+                                content_hash: pipeline::content_hash(&edited),
+                                fingerprint: chorus_text::dedup::Fingerprint::of(&edited.text).to_bytes(),
+                                title: edited.title,
+                                text: edited.text,
+                                detail,
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        let next = match &outcome {
+            RecheckOutcome::Unchanged => {
+                report.unchanged += 1;
+                next
+            }
+            RecheckOutcome::Changed { detail, .. } => {
+                tracing::info!(article = %article.id, %detail, "source edited");
+                report.changed += 1;
+                next
+            }
+            RecheckOutcome::Vanished { reason } => {
+                tracing::info!(article = %article.id, %reason, "source gone");
+                report.vanished += 1;
+                None
+            }
+            RecheckOutcome::Failed { reason } => {
+                report.errors.push(reason.clone());
+                Some(now + chrono::Duration::hours(1))
+            }
+        };
+        store.record_recheck(&article.id, &outcome, now, next)?;
+    }
+    Ok(report)
 }
 
 /// Feed bytes for the parser: as sent, unless the HTTP header names a charset and the XML

@@ -1179,7 +1179,18 @@ fn run_service(config: &Config, listen: SocketAddr, every: Duration, once: bool,
                 lag_seconds: polled.median_lag(),
                 finished_unix: chrono::Utc::now().timestamp(),
             });
-            if polled.inserted > 0 {
+            let rechecked =
+                chorus::live::recheck_due(store.as_ref(), &fetcher, chrono::Utc::now(), &should_stop).await?;
+            if rechecked.checked > 0 {
+                tracing::info!(
+                    checked = rechecked.checked,
+                    changed = rechecked.changed,
+                    vanished = rechecked.vanished,
+                    errors = rechecked.errors.len(),
+                    "source re-checks"
+                );
+            }
+            if polled.inserted > 0 || rechecked.changed > 0 || rechecked.vanished > 0 {
                 let (store, embedder, llm, config) = (store.clone(), embedder.clone(), llm.clone(), config.clone());
                 let processed = tokio::task::spawn_blocking(move || {
                     pipeline::process(

@@ -94,7 +94,8 @@ pub fn load_dedup_index(store: &dyn Store) -> Result<DedupIndex> {
     Ok(index)
 }
 
-fn content_hash(a: &Article) -> String {
+/// The hash that tells a re-run from an edit: xxh3 of URL, outlet, language, date, title and text.
+pub fn content_hash(a: &Article) -> String {
     let published = a.published.map(|t| t.to_rfc3339()).unwrap_or_default();
     let joined = [a.url.as_str(), &a.outlet, &a.lang, &published, &a.title, &a.text].join("\u{0}");
     format!("{:016x}", xxh3_64(joined.as_bytes()))

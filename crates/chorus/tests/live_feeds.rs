@@ -323,3 +323,93 @@ async fn charsets_declared_in_http_headers_are_honoured() {
     assert_eq!(a.article.title, "Crème brûlée");
     assert!(a.article.text.contains("La crème brûlée était délicieuse."), "{}", a.article.text);
 }
+
+/// Sources change after publication: 24 hours and 7 days after storing an article chorus
+/// fetches it again, records an edit (keeping the old text) or its removal, and rewrites
+/// the story.
+#[tokio::test]
+async fn edited_and_removed_sources_are_found_on_recheck() {
+    use std::sync::{Arc, Mutex};
+    let page = Arc::new(Mutex::new((200u16, format!("<p>{LONG} The toll stood at 12 dead.</p>"))));
+    let served = page.clone();
+    let app = Router::new()
+        .route(
+            "/feed.xml",
+            get(|| async {
+                "<rss version=\"2.0\"><channel><title>E</title><item><title>Toll</title><link>/story</link><guid>s1</guid><description>Teaser.</description></item></channel></rss>"
+            }),
+        )
+        .route(
+            "/story",
+            get(move || {
+                let (status, body) = served.lock().expect("lock").clone();
+                async move {
+                    let mut r = Html(format!("<html><body><article><h1>Toll</h1>{body}</article></body></html>")).into_response();
+                    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                    r
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&tmp.path().join("chorus.db")).expect("db");
+    store
+        .put_outlets(&[Outlet {
+            name: "E".into(),
+            homepage: format!("{base}/"),
+            country: "GB".into(),
+            languages: vec!["en".into()],
+            kind: OutletKind::Private,
+            feeds: vec![format!("{base}/feed.xml")],
+        }])
+        .expect("outlet");
+    let fetcher =
+        Fetcher::new(FetchConfig { allow_loopback: true, per_host_interval: Duration::ZERO, ..FetchConfig::default() })
+            .expect("fetcher");
+    let mut dedup = chorus_text::dedup::DedupIndex::new();
+    let now = chrono::Utc::now();
+    let r = poll_due(&store, &fetcher, tmp.path(), &mut dedup, 0.8, now, &|| false).await.expect("poll");
+    assert_eq!(r.inserted, 1);
+    let id = format!("{base}/story");
+    assert!(store.article(&id).expect("read").expect("stored").article.text.contains("12 dead"));
+    let recheck = |at| chorus::live::recheck_due(&store, &fetcher, at, &|| false);
+    assert_eq!(recheck(now).await.expect("recheck").checked, 0, "not due yet");
+
+    // After a day: unchanged. After a week: edited, the figure corrected.
+    let day = now + chrono::Duration::hours(25);
+    let r = recheck(day).await.expect("recheck");
+    assert_eq!((r.checked, r.unchanged), (1, 1), "{r:?}");
+    page.lock().expect("lock").1 = format!("<p>{LONG} The toll stood at 15 dead.</p>");
+    assert_eq!(recheck(day + chrono::Duration::days(1)).await.expect("recheck").checked, 0, "next check a week in");
+    let week = day + chrono::Duration::days(7);
+    let r = recheck(week).await.expect("recheck");
+    assert_eq!((r.checked, r.changed), (1, 1), "{r:?}");
+    let stored = store.article(&id).expect("read").expect("stored");
+    assert!(stored.article.text.contains("15 dead") && !stored.article.text.contains("12 dead"));
+    let revisions = store.article_revisions(&id).expect("revisions");
+    assert_eq!(revisions.len(), 1);
+    assert_eq!(revisions[0].status, "changed");
+    assert!(revisions[0].old_body.contains("12 dead"));
+    assert!(
+        revisions[0].detail.contains("\"12\"") && revisions[0].detail.contains("\"15\""),
+        "{}",
+        revisions[0].detail
+    );
+    assert_eq!(recheck(week + chrono::Duration::days(30)).await.expect("recheck").checked, 0, "two checks, then none");
+
+    // The same source ingested elsewhere, taken down before its first check.
+    let other = tmp.path().join("other.db");
+    let store2 = SqliteStore::open(&other).expect("db");
+    store2.put_outlets(&store.outlets().expect("outlets")).expect("outlets");
+    let mut dedup2 = chorus_text::dedup::DedupIndex::new();
+    page.lock().expect("lock").0 = 200;
+    poll_due(&store2, &fetcher, tmp.path(), &mut dedup2, 0.8, now, &|| false).await.expect("poll");
+    page.lock().expect("lock").0 = 410;
+    let r = chorus::live::recheck_due(&store2, &fetcher, day, &|| false).await.expect("recheck");
+    assert_eq!((r.checked, r.vanished), (1, 1), "{r:?}");
+    let revisions = store2.article_revisions(&id).expect("revisions");
+    assert_eq!(revisions[0].status, "vanished");
+    assert!(revisions[0].detail.contains("410"));
+}

@@ -149,6 +149,78 @@ pub trait Store: Send + Sync {
     fn due_feeds(&self, now: DateTime<Utc>) -> Result<Vec<FeedState>>;
     /// Records the result of polling a feed.
     fn record_feed_poll(&self, url: &str, update: &FeedUpdate) -> Result<()>;
+    /// Schedules a first re-check of these articles at `due` (articles already scheduled
+    /// keep their schedule).
+    fn schedule_rechecks(&self, ids: &[String], due: DateTime<Utc>) -> Result<()>;
+    /// Articles whose re-check is due at `now`, oldest first, at most `limit`.
+    fn due_rechecks(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Recheck>>;
+    /// Records a re-check: an edit replaces the article's title and text (the old ones
+    /// are kept in its revisions), an edit or a removal marks its story for rewriting;
+    /// `next_due` schedules the next check (`None`: no more checks).
+    fn record_recheck(
+        &self,
+        id: &str,
+        outcome: &RecheckOutcome,
+        checked_at: DateTime<Utc>,
+        next_due: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// An article's recorded edits and removal, oldest first.
+    fn article_revisions(&self, id: &str) -> Result<Vec<ArticleRevision>>;
+}
+
+/// An article due for a re-check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recheck {
+    /// The stored article.
+    pub record: ArticleRecord,
+    /// Checks already done (0: this is the first).
+    pub checks_done: u32,
+}
+
+/// What a re-check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecheckOutcome {
+    /// The same text.
+    Unchanged,
+    /// Edited: the new title and text, with their content hash and fingerprint.
+    Changed {
+        /// New headline.
+        title: String,
+        /// New text.
+        text: String,
+        /// New content hash.
+        content_hash: String,
+        /// New dedup fingerprint.
+        fingerprint: Vec<u8>,
+        /// What changed, in words.
+        detail: String,
+    },
+    /// The page is gone (404/410).
+    Vanished {
+        /// Why it counts as gone.
+        reason: String,
+    },
+    /// The check itself failed (timeout, 5xx): nothing is recorded, the check is
+    /// rescheduled and does not count.
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A recorded edit or removal of a source article.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArticleRevision {
+    /// When it was found.
+    pub checked_at: DateTime<Utc>,
+    /// `changed` or `vanished`.
+    pub status: String,
+    /// What changed, or why it is gone.
+    pub detail: String,
+    /// The headline before.
+    pub old_title: String,
+    /// The text before.
+    pub old_body: String,
 }
 
 /// A feed with its outlet and fetch state.

@@ -1,8 +1,8 @@
 //! SQLite implementation of [`Store`] (bundled SQLite, WAL mode).
 
 use crate::{
-    ClusteredVector, FeedState, FeedUpdate, InsertOutcome, NewArticle, Result, Store, StoreError, StoreStats,
-    vector_from_bytes, vector_to_bytes,
+    ArticleRevision, ClusteredVector, FeedState, FeedUpdate, InsertOutcome, NewArticle, Recheck, RecheckOutcome,
+    Result, Store, StoreError, StoreStats, vector_from_bytes, vector_to_bytes,
 };
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Utc};
@@ -12,8 +12,11 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Numbered schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_initial.sql"), include_str!("../migrations/0002_outlets_feeds.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_outlets_feeds.sql"),
+    include_str!("../migrations/0003_article_rechecks.sql"),
+];
 
 /// A [`Store`] in one SQLite file.
 pub struct SqliteStore {
@@ -554,6 +557,119 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn schedule_rechecks(&self, ids: &[String], due: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO article_rechecks (article_id, due_at) \
+                 SELECT id, ?2 FROM articles WHERE id = ?1",
+            )?;
+            for id in ids {
+                st.execute(params![id, fmt_time(&due)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn due_rechecks(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Recheck>> {
+        let due: Vec<(String, i64)> = {
+            let conn = self.conn();
+            let mut st = conn.prepare(
+                "SELECT article_id, checks_done FROM article_rechecks \
+                 WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![fmt_time(&now), limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::new();
+        for (id, done) in due {
+            if let Some(record) = self.article(&id)? {
+                out.push(Recheck { record, checks_done: u32::try_from(done).unwrap_or(0) });
+            }
+        }
+        Ok(out)
+    }
+
+    fn record_recheck(
+        &self,
+        id: &str,
+        outcome: &RecheckOutcome,
+        checked_at: DateTime<Utc>,
+        next_due: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let (old_title, old_body, story): (String, String, Option<StoryId>) =
+            tx.query_row("SELECT title, body, story_id FROM articles WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        let revision = |status: &str, detail: &str| {
+            tx.execute(
+                "INSERT INTO article_revisions (article_id, checked_at, status, detail, old_title, old_body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, fmt_time(&checked_at), status, detail, old_title, old_body],
+            )
+        };
+        match outcome {
+            RecheckOutcome::Unchanged => {}
+            RecheckOutcome::Changed { title, text, content_hash, fingerprint, detail } => {
+                revision("changed", detail)?;
+                tx.execute(
+                    "UPDATE articles SET title = ?2, body = ?3, content_hash = ?4, fingerprint = ?5 WHERE id = ?1",
+                    params![id, title, text, content_hash, fingerprint],
+                )?;
+            }
+            RecheckOutcome::Vanished { reason } => {
+                revision("vanished", reason)?;
+            }
+            RecheckOutcome::Failed { .. } => {}
+        }
+        let counts = !matches!(outcome, RecheckOutcome::Failed { .. });
+        if counts
+            && outcome != &RecheckOutcome::Unchanged
+            && let Some(story) = story
+        {
+            tx.execute("UPDATE stories SET dirty = 1 WHERE id = ?1", [story])?;
+        }
+        tx.execute(
+            "UPDATE article_rechecks SET due_at = ?2, checks_done = checks_done + ?3 WHERE article_id = ?1",
+            params![id, next_due.map(|d| fmt_time(&d)), i64::from(counts)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn article_revisions(&self, id: &str) -> Result<Vec<ArticleRevision>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT checked_at, status, detail, old_title, old_body FROM article_revisions \
+             WHERE article_id = ?1 ORDER BY checked_at, rowid",
+        )?;
+        let rows = st.query_map([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, status, detail, old_title, old_body) = row?;
+            out.push(ArticleRevision {
+                checked_at: parse_time(Some(at)).unwrap_or_default(),
+                status,
+                detail,
+                old_title,
+                old_body,
+            });
+        }
+        Ok(out)
+    }
+
     fn stats(&self) -> Result<StoreStats> {
         let conn = self.conn();
         let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
@@ -684,7 +800,7 @@ mod tests {
     #[test]
     fn outlets_are_added_updated_and_listed_with_their_feeds() {
         let s = SqliteStore::open_in_memory().unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         let outlet = |name: &str, feeds: &[&str]| Outlet {
             name: name.into(),
             homepage: format!("https://{name}.example/"),

@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod config_file;
 pub mod demo;
 pub mod evaluate;
 pub mod live;

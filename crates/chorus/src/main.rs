@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
     about = "Multilingual news synthesis: many outlets in, one honest page per event out"
 )]
 struct Cli {
+    /// Configuration file (TOML; keys are the CHORUS_* variables without the prefix,
+    /// lower case). Flags and environment variables override it.
+    #[arg(long, global = true, env = "CHORUS_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -150,6 +154,8 @@ enum Command {
         /// Allow feeds on loopback addresses (testing, a local feed proxy).
         #[arg(long, env = "CHORUS_ALLOW_LOOPBACK")]
         allow_loopback: bool,
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
     /// Serve the site over an existing data folder.
     Serve {
@@ -240,6 +246,41 @@ enum FeedsCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// How the service fetches (politeness and limits).
+#[derive(Args, Clone)]
+struct FetchArgs {
+    /// User-Agent sent with every request (also the name looked up in robots.txt).
+    #[arg(long, env = "CHORUS_USER_AGENT")]
+    user_agent: Option<String>,
+    /// Seconds one request may take, body included.
+    #[arg(long, env = "CHORUS_FETCH_TIMEOUT", default_value_t = 30)]
+    fetch_timeout: u64,
+    /// Requests in flight per host.
+    #[arg(long, env = "CHORUS_PER_HOST_CONCURRENCY", default_value_t = 2)]
+    per_host_concurrency: usize,
+    /// Least milliseconds between request starts on one host.
+    #[arg(long, env = "CHORUS_PER_HOST_INTERVAL_MS", default_value_t = 1000)]
+    per_host_interval_ms: u64,
+    /// Largest response body, in bytes, after decompression.
+    #[arg(long, env = "CHORUS_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_body_bytes: usize,
+}
+
+impl FetchArgs {
+    fn config(&self, allow_loopback: bool) -> chorus_fetch::FetchConfig {
+        let defaults = chorus_fetch::FetchConfig::default();
+        chorus_fetch::FetchConfig {
+            user_agent: self.user_agent.clone().unwrap_or(defaults.user_agent),
+            timeout: Duration::from_secs(self.fetch_timeout.max(1)),
+            max_body_bytes: self.max_body_bytes,
+            per_host_concurrency: self.per_host_concurrency.max(1),
+            per_host_interval: Duration::from_millis(self.per_host_interval_ms),
+            allow_loopback,
+            ..defaults
+        }
+    }
 }
 
 /// Just where the data lives (commands that only touch the database).
@@ -426,6 +467,26 @@ enum DatasetCommand {
 }
 
 fn main() {
+    // The configuration file fills in environment variables that are not set, before
+    // anything else reads them (flags > environment > file > defaults).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = chorus::config_file::path_from(&args) {
+        match chorus::config_file::read(&path) {
+            Ok(pairs) => {
+                for (k, v) in pairs {
+                    if std::env::var_os(&k).is_none() {
+                        // SAFETY: still single-threaded; nothing else reads or writes the
+                        // environment at this point.
+                        unsafe { std::env::set_var(&k, v) };
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -544,9 +605,13 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Outlet(cmd) => outlet_command(cmd),
-        Command::Run { common, listen, poll_seconds, once, allow_loopback } => {
-            run_service(&config(&common), listen, Duration::from_secs(poll_seconds.max(1)), once, allow_loopback)
-        }
+        Command::Run { common, listen, poll_seconds, once, allow_loopback, fetch } => run_service(
+            &config(&common),
+            listen,
+            Duration::from_secs(poll_seconds.max(1)),
+            once,
+            fetch.config(allow_loopback),
+        ),
         Command::Feeds(cmd) => feeds_command(cmd),
         Command::Eval(EvalCommand::Extract { input, json, out }) => {
             let mut predictions = serde_json::Map::new();
@@ -1091,7 +1156,13 @@ fn ingest_and_process(
     Ok((Arc::new(store), reports))
 }
 
-fn run_service(config: &Config, listen: SocketAddr, every: Duration, once: bool, allow_loopback: bool) -> Result<i32> {
+fn run_service(
+    config: &Config,
+    listen: SocketAddr,
+    every: Duration,
+    once: bool,
+    fetch: chorus_fetch::FetchConfig,
+) -> Result<i32> {
     use std::sync::atomic::{AtomicBool, Ordering};
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store = Arc::new(
@@ -1107,10 +1178,7 @@ fn run_service(config: &Config, listen: SocketAddr, every: Duration, once: bool,
     let model_dir = fetch_model(&config.model_dir)?;
     let embedder = Arc::new(E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?);
     let llm = Arc::new(chorus::llm::build(&config.llm)?);
-    let fetcher = chorus_fetch::Fetcher::new(chorus_fetch::FetchConfig {
-        allow_loopback,
-        ..chorus_fetch::FetchConfig::default()
-    })?;
+    let fetcher = chorus_fetch::Fetcher::new(fetch)?;
     let mut dedup = pipeline::load_dedup_index(store.as_ref())?;
     let metrics = Arc::new(chorus_web::metrics::Metrics::default());
     let stop = Arc::new(AtomicBool::new(false));

@@ -55,3 +55,34 @@ fn registry_import_opml_round_trip_and_bad_input() {
         serde_json::from_slice(&chorus(&fresh, &["outlet", "list", "--json"]).stdout).expect("JSON list");
     assert!(none.is_empty());
 }
+
+#[test]
+fn a_config_file_sets_defaults_that_flags_and_environment_override() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let from_file = tmp.path().join("from-file");
+    let cfg = tmp.path().join("chorus.toml");
+    std::fs::write(&cfg, format!("data_dir = {:?}\npoll_seconds = 120\n", from_file.display().to_string()))
+        .expect("write");
+    let run = |args: &[&str], env: Option<(&str, &std::path::Path)>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"));
+        c.args(args).env_remove("CHORUS_DATA_DIR").env_remove("CHORUS_CONFIG");
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        c.output().expect("chorus runs")
+    };
+    let cfg_s = cfg.to_str().unwrap_or_default();
+    assert!(run(&["--config", cfg_s, "outlet", "import"], None).status.success());
+    assert!(from_file.join("chorus.db").exists(), "the file's data_dir was used");
+    let by_flag = tmp.path().join("by-flag");
+    let flag_s = by_flag.to_str().unwrap_or_default();
+    assert!(run(&["outlet", "import", "--config", cfg_s, "--data-dir", flag_s], None).status.success());
+    assert!(by_flag.join("chorus.db").exists(), "a flag beats the file");
+    let by_env = tmp.path().join("by-env");
+    assert!(run(&["outlet", "import", "--config", cfg_s], Some(("CHORUS_DATA_DIR", &by_env))).status.success());
+    assert!(by_env.join("chorus.db").exists(), "the environment beats the file");
+    std::fs::write(&cfg, "data_dri = \"/x\"\n").expect("write");
+    let bad = run(&["--config", cfg_s, "outlet", "list"], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown setting \"data_dri\""));
+}

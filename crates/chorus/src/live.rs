@@ -190,6 +190,8 @@ async fn store_items(
         let mut text = item.text.clone();
         let mut title = item.title.clone();
         let mut published = item.published;
+        let mut page_lang = None;
+        let mut canonical = None;
         if item.is_teaser()
             && let Some(url) = &item.url
         {
@@ -205,6 +207,8 @@ async fn store_items(
                         title = page.title.unwrap_or_default();
                     }
                     published = published.or(page.published);
+                    page_lang = page.lang;
+                    canonical = page.canonical_url.filter(|u| chorus_ingest::outlets::is_web_url(u));
                 }
                 Err(e) => {
                     tracing::warn!(page = %url, error = %e, "article page failed; the feed's text is kept");
@@ -216,10 +220,13 @@ async fn store_items(
             report.lags.push((Utc::now() - p).num_seconds().max(0) as f64);
         }
         let lang =
-            item.lang.clone().or_else(|| (feed.outlet_languages.len() == 1).then(|| feed.outlet_languages[0].clone()));
+            // The feed's declared language, else the page's, else the outlet's only one
+            // (else it is detected from the text).
+            item.lang.clone().or(page_lang).or_else(|| (feed.outlet_languages.len() == 1).then(|| feed.outlet_languages[0].clone()));
         let mut line = serde_json::json!({
             "id": id,
-            "url": item.url.clone().unwrap_or_else(|| feed.url.clone()),
+            // The page's canonical URL is the one to link to (no tracking parameters).
+            "url": canonical.or_else(|| item.url.clone()).unwrap_or_else(|| feed.url.clone()),
             "outlet": feed.outlet,
             "title": title,
             "text": text,

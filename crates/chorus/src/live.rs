@@ -12,6 +12,7 @@ use chorus_fetch::{FetchError, FetchOutcome, Fetcher, Retry, ScheduleConfig, Val
 use chorus_store::{FeedState, FeedUpdate, RecheckOutcome, Store};
 use chorus_text::dedup::DedupIndex;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use std::path::Path;
 
 /// What one round of polling did.
@@ -57,8 +58,14 @@ impl PollReport {
     }
 }
 
-/// Polls every feed due at `now`. `stop` is checked between feeds, so a shutdown waits
-/// for at most one feed. Storage failures are errors; everything a feed or page does
+/// A feed's answer and when it came (`None` in its place: skipped for a stop request).
+type FeedAnswer = (Result<FetchOutcome, FetchError>, DateTime<Utc>);
+
+/// Feeds (and teaser pages) fetched at once; per-host limits still apply inside.
+pub const POLL_CONCURRENCY: usize = 8;
+
+/// Polls every feed due at `now`. `stop` is checked before each feed is fetched, so a
+/// shutdown waits only for the requests in flight. Storage failures are errors; everything a feed or page does
 /// wrong is in the report.
 pub async fn poll_due(
     store: &dyn Store,
@@ -71,15 +78,24 @@ pub async fn poll_due(
 ) -> Result<PollReport, pipeline::PipelineError> {
     let mut report = PollReport::default();
     let schedule = ScheduleConfig::default();
-    for feed in store.due_feeds(now)? {
-        if stop() {
-            break;
-        }
+    // Feeds are fetched concurrently (the fetcher keeps each host polite); what they
+    // bring is then stored one feed at a time.
+    let answers: Vec<(FeedState, Option<FeedAnswer>)> = futures_util::stream::iter(store.due_feeds(now)?)
+        .map(|feed| async move {
+            if stop() {
+                return (feed, None);
+            }
+            let validators = Validators { etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
+            let answer = fetcher.get(&feed.url, Some(&validators)).await;
+            (feed, Some((answer, Utc::now())))
+        })
+        .buffer_unordered(POLL_CONCURRENCY)
+        .collect()
+        .await;
+    for (feed, answer) in answers {
+        let Some((answer, fetched_at)) = answer else { continue };
         report.feeds += 1;
-        let validators = Validators { etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
         let seed = xxhash_rust::xxh3::xxh3_64(feed.url.as_bytes());
-        let fetched_at = Utc::now();
-        let answer = fetcher.get(&feed.url, Some(&validators)).await;
         report.count(&feed.url, answer.is_ok());
         let update = match answer {
             Ok(FetchOutcome::NotModified) => {
@@ -180,6 +196,7 @@ async fn store_items(
     report: &mut PollReport,
 ) -> Result<IngestReport, pipeline::PipelineError> {
     let mut lines = Vec::new();
+    let mut fresh = Vec::new();
     for item in items {
         report.items += 1;
         let id = item.url.clone().unwrap_or_else(|| format!("{}#{}", feed.url, item.id));
@@ -187,6 +204,21 @@ async fn store_items(
             report.known += 1;
             continue;
         }
+        fresh.push((id, item));
+    }
+    // The pages of new teaser items, fetched concurrently.
+    let teaser_urls: Vec<String> =
+        fresh.iter().filter(|(_, item)| item.is_teaser()).filter_map(|(_, item)| item.url.clone()).collect();
+    let mut pages: std::collections::HashMap<String, Result<chorus_ingest::extract::ExtractedPage, String>> =
+        futures_util::stream::iter(teaser_urls)
+            .map(|url| async move {
+                let page = fetch_article(fetcher, &url).await;
+                (url, page)
+            })
+            .buffer_unordered(POLL_CONCURRENCY)
+            .collect()
+            .await;
+    for (id, item) in fresh {
         let mut text = item.text.clone();
         let mut title = item.title.clone();
         let mut published = item.published;
@@ -196,7 +228,7 @@ async fn store_items(
             && let Some(url) = &item.url
         {
             report.pages += 1;
-            let page = fetch_article(fetcher, url).await;
+            let page = pages.remove(url).unwrap_or_else(|| Err(format!("{url}: not fetched")));
             report.count(url, page.is_ok());
             match page {
                 Ok(page) => {

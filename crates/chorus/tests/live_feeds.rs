@@ -25,6 +25,24 @@ fn feed_xml(base: &str) -> String {
     )
 }
 
+/// An outlet at `base` with one feed.
+fn outlet(name: &str, base: &str, lang: &str, feed: &str) -> Outlet {
+    Outlet {
+        name: name.into(),
+        homepage: format!("{base}/"),
+        country: if lang == "fr" { "FR".into() } else { "GB".into() },
+        languages: vec![lang.into()],
+        kind: OutletKind::Private,
+        feeds: vec![format!("{base}{feed}")],
+    }
+}
+
+/// A fetcher that may reach the loopback test servers, without per-host spacing.
+fn loopback_fetcher() -> Fetcher {
+    Fetcher::new(FetchConfig { allow_loopback: true, per_host_interval: Duration::ZERO, ..FetchConfig::default() })
+        .expect("fetcher")
+}
+
 async fn serve() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -83,16 +101,12 @@ async fn feeds_are_polled_teasers_fetched_failures_recorded_and_nothing_lost() {
     let base = serve().await;
     let tmp = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&tmp.path().join("chorus.db")).expect("db");
-    let outlet = |name: &str, feed: &str| Outlet {
-        name: name.into(),
-        homepage: format!("{base}/"),
-        country: "GB".into(),
-        languages: vec!["en".into()],
-        kind: OutletKind::Private,
-        feeds: vec![format!("{base}{feed}")],
-    };
     store
-        .put_outlets(&[outlet("Good", "/feed.xml"), outlet("Broken", "/broken.xml"), outlet("Gone", "/gone.xml")])
+        .put_outlets(&[
+            outlet("Good", &base, "en", "/feed.xml"),
+            outlet("Broken", &base, "en", "/broken.xml"),
+            outlet("Gone", &base, "en", "/gone.xml"),
+        ])
         .expect("outlets");
     let fetcher = Fetcher::new(FetchConfig {
         allow_loopback: true,
@@ -214,16 +228,7 @@ async fn chorus_run_serves_and_stops_on_sigterm() {
         data.join("chorus.db")
     })
     .expect("db");
-    store
-        .put_outlets(&[Outlet {
-            name: "Good".into(),
-            homepage: format!("{base}/"),
-            country: "GB".into(),
-            languages: vec!["en".into()],
-            kind: OutletKind::Private,
-            feeds: vec![format!("{base}/feed.xml")],
-        }])
-        .expect("outlet");
+    store.put_outlets(&[outlet("Good", &base, "en", "/feed.xml")]).expect("outlet");
     drop(store);
     let result = tokio::task::spawn_blocking(move || {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
@@ -303,19 +308,8 @@ async fn charsets_declared_in_http_headers_are_honoured() {
     let base = serve().await;
     let tmp = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&tmp.path().join("chorus.db")).expect("db");
-    store
-        .put_outlets(&[Outlet {
-            name: "Latin".into(),
-            homepage: format!("{base}/"),
-            country: "FR".into(),
-            languages: vec!["fr".into()],
-            kind: OutletKind::Private,
-            feeds: vec![format!("{base}/latin.xml")],
-        }])
-        .expect("outlet");
-    let fetcher =
-        Fetcher::new(FetchConfig { allow_loopback: true, per_host_interval: Duration::ZERO, ..FetchConfig::default() })
-            .expect("fetcher");
+    store.put_outlets(&[outlet("Latin", &base, "fr", "/latin.xml")]).expect("outlet");
+    let fetcher = loopback_fetcher();
     let mut dedup = chorus_text::dedup::DedupIndex::new();
     let r = poll_due(&store, &fetcher, tmp.path(), &mut dedup, 0.8, chrono::Utc::now(), &|| false).await.expect("poll");
     assert_eq!(r.inserted, 1, "{r:?}");
@@ -355,19 +349,8 @@ async fn edited_and_removed_sources_are_found_on_recheck() {
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     let tmp = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&tmp.path().join("chorus.db")).expect("db");
-    store
-        .put_outlets(&[Outlet {
-            name: "E".into(),
-            homepage: format!("{base}/"),
-            country: "GB".into(),
-            languages: vec!["en".into()],
-            kind: OutletKind::Private,
-            feeds: vec![format!("{base}/feed.xml")],
-        }])
-        .expect("outlet");
-    let fetcher =
-        Fetcher::new(FetchConfig { allow_loopback: true, per_host_interval: Duration::ZERO, ..FetchConfig::default() })
-            .expect("fetcher");
+    store.put_outlets(&[outlet("E", &base, "en", "/feed.xml")]).expect("outlet");
+    let fetcher = loopback_fetcher();
     let mut dedup = chorus_text::dedup::DedupIndex::new();
     let now = chrono::Utc::now();
     let r = poll_due(&store, &fetcher, tmp.path(), &mut dedup, 0.8, now, &|| false).await.expect("poll");

@@ -196,6 +196,7 @@ async fn store_items(
     report: &mut PollReport,
 ) -> Result<IngestReport, pipeline::PipelineError> {
     let mut lines = Vec::new();
+    let mut ids = Vec::new();
     let mut fresh = Vec::new();
     for item in items {
         report.items += 1;
@@ -270,12 +271,8 @@ async fn store_items(
             line["published"] = serde_json::Value::String(p.to_rfc3339());
         }
         lines.push(line.to_string());
+        ids.push(id);
     }
-    let ids: Vec<String> = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["id"].as_str().map(String::from))
-        .collect();
     let input = lines.join("\n");
     let report =
         pipeline::ingest_jsonl(store, std::io::Cursor::new(input), &feed.url, data_dir, dedup, duplicate_threshold)?;
@@ -425,7 +422,6 @@ async fn fetch_article(fetcher: &Fetcher, url: &str) -> Result<chorus_ingest::ex
                 .map_err(|e| e.to_string())
         }
         Ok(FetchOutcome::NotModified) => Err(format!("{url}: 304 without validators")),
-        Err(e @ FetchError::Robots { .. }) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -1,20 +1,17 @@
 //! ingest → cluster → synthesise → HTTP → browser, on real data read from `../shared/data`,
 //! with the real embedding model and a real SQLite file.
 
+mod common;
+use common::shared_data;
+
 use chorus::config::Config;
 use chorus::pipeline;
 use chorus_embed::{E5Embedder, fetch};
 use chorus_store::{SqliteStore, Store};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
-
-fn shared_data() -> PathBuf {
-    std::env::var_os("CHORUS_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
 
 fn embedder() -> &'static E5Embedder {
     static E: OnceLock<E5Embedder> = OnceLock::new();

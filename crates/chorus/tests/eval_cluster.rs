@@ -1,14 +1,10 @@
 //! `chorus eval cluster` and `chorus dataset` on real data from `../shared/data`.
 
+mod common;
+use common::shared_data;
+
 use chorus::config::Config;
 use chorus_embed::{E5Embedder, fetch};
-use std::path::{Path, PathBuf};
-
-fn shared_data() -> PathBuf {
-    std::env::var_os("CHORUS_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
 
 #[test]
 fn neus_subset_scores_through_the_product_clusterer() {

@@ -1,12 +1,9 @@
 //! `chorus eval extract` on the real article-extraction benchmark in `../shared/data`.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn benchmark() -> PathBuf {
-    std::env::var_os("CHORUS_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join("article-extraction-benchmark")
+fn benchmark() -> std::path::PathBuf {
+    common::shared_data().join("article-extraction-benchmark")
 }
 
 #[test]

@@ -1,12 +1,7 @@
 //! `chorus eval synth` and `chorus dataset neus-synth` on real data from `../shared/data`.
 
-use std::path::{Path, PathBuf};
-
-fn shared_data() -> PathBuf {
-    std::env::var_os("CHORUS_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
+mod common;
+use common::shared_data;
 
 fn chorus(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))

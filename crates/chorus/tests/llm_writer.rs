@@ -3,13 +3,10 @@
 //! `llama` feature, the pinned SmolLM2-135M writes, every kept sentence re-verifies against
 //! its cited claims, and a second run is answered from the response cache.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::shared_data;
 
-fn shared_data() -> PathBuf {
-    std::env::var_os("CHORUS_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
+use std::path::{Path, PathBuf};
 
 fn chorus(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))

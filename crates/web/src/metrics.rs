@@ -70,22 +70,15 @@ impl Metrics {
     pub fn render(&self, stored: &[(&str, &str, u64)]) -> String {
         let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            name.to_string()
-        };
-        let _ = family("chorus_fetches_total", "counter", "HTTP requests for feeds and pages, per host.");
-        let mut lines = String::new();
-        for (host, n) in &m.fetches {
-            let _ = writeln!(lines, "chorus_fetches_total{{host=\"{}\"}} {n}", escape(host));
-        }
-        out.push_str(&lines);
-        let _ = writeln!(
-            out,
-            "# HELP chorus_fetch_errors_total Failed requests, per host.\n# TYPE chorus_fetch_errors_total counter"
-        );
-        for (host, n) in &m.fetch_errors {
-            let _ = writeln!(out, "chorus_fetch_errors_total{{host=\"{}\"}} {n}", escape(host));
+        let per_host = [
+            ("chorus_fetches_total", "HTTP requests for feeds and pages, per host.", &m.fetches),
+            ("chorus_fetch_errors_total", "Failed requests, per host.", &m.fetch_errors),
+        ];
+        for (name, help, by_host) in per_host {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (host, n) in by_host {
+                let _ = writeln!(out, "{name}{{host=\"{}\"}} {n}", escape(host));
+            }
         }
         let counters = [
             ("chorus_feed_items_total", "Feed items read.", m.items),

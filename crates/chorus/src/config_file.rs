@@ -32,6 +32,8 @@ pub const KEYS: &[&str] = &[
     "LLM_PRICE_PROMPT",
     "LLM_PRICE_COMPLETION",
     "LOG",
+    "SECURE_COOKIES",
+    "TRUST_FORWARDED",
 ];
 
 /// Why a configuration file was refused.

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use chorus::config::{Config, default_data_dir, default_threads};
 use chorus::pipeline::{self, IngestReport};
 use chorus_embed::{E5Embedder, fetch};
-use chorus_store::{SqliteStore, Store};
+use chorus_store::{SiteStore, SqliteStore, Store};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -39,6 +39,24 @@ struct Common {
     threads: usize,
     #[command(flatten)]
     llm: LlmArgs,
+}
+
+/// Settings of the served site.
+#[derive(Args, Clone, Default)]
+struct SiteArgs {
+    /// Mark editor session cookies Secure (set when the site is reached over HTTPS).
+    #[arg(long, env = "CHORUS_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Take client addresses (rate limits, view counting) and HTTPS from
+    /// X-Forwarded-For / X-Forwarded-Proto: only behind a reverse proxy you run.
+    #[arg(long, env = "CHORUS_TRUST_FORWARDED")]
+    trust_forwarded: bool,
+}
+
+impl SiteArgs {
+    fn config(&self) -> chorus_web::SiteConfig {
+        chorus_web::SiteConfig { secure_cookies: self.secure_cookies, trust_forwarded: self.trust_forwarded }
+    }
 }
 
 /// The optional language-model writer (off by default: articles are extractive).
@@ -124,6 +142,8 @@ enum Command {
         /// Stop after writing the stories.
         #[arg(long)]
         no_serve: bool,
+        #[command(flatten)]
+        site: SiteArgs,
     },
     /// Ingest JSONL files (one article a line), then cluster and write stories.
     /// Exits with status 2 if any line was rejected.
@@ -156,6 +176,8 @@ enum Command {
         allow_loopback: bool,
         #[command(flatten)]
         fetch: FetchArgs,
+        #[command(flatten)]
+        site: SiteArgs,
     },
     /// Serve the site over an existing data folder.
     Serve {
@@ -164,7 +186,12 @@ enum Command {
         /// Address to serve on.
         #[arg(long, env = "CHORUS_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        #[command(flatten)]
+        site: SiteArgs,
     },
+    /// Editor accounts of the site.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Download and verify the embedding model into the cache.
     FetchModel,
     /// The outlets chorus follows: import the registry file, add one, list them.
@@ -183,6 +210,22 @@ enum Command {
     #[command(subcommand)]
     Bench(BenchCommand),
 }
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an editor, or set a new password for an existing one (which ends their
+    /// sessions). The password is read from the first line of standard input, so it
+    /// stays out of the shell history: `printf '%s\n' "$PASSWORD" | chorus user add alice`.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        /// The editor's login name.
+        name: String,
+    },
+}
+
+/// Shortest editor password accepted.
+const MIN_PASSWORD_CHARS: usize = 10;
 
 #[derive(Subcommand)]
 enum OutletCommand {
@@ -525,7 +568,7 @@ fn run(cli: Cli) -> Result<i32> {
             println!("model files verified in {}", dir.display());
             Ok(0)
         }
-        Command::Demo { common, listen, no_serve } => {
+        Command::Demo { common, listen, no_serve, site } => {
             let config = config(&common);
             let inputs: Vec<(String, Box<dyn std::io::BufRead>)> = chorus::demo::DEMO_CORPUS
                 .iter()
@@ -535,7 +578,7 @@ fn run(cli: Cli) -> Result<i32> {
             if no_serve {
                 return Ok(0);
             }
-            serve(store, listen)?;
+            serve(store, listen, site.config())?;
             Ok(0)
         }
         Command::Ingest { common, files } => {
@@ -607,13 +650,40 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Outlet(cmd) => outlet_command(cmd),
-        Command::Run { common, listen, poll_seconds, once, allow_loopback, fetch } => run_service(
+        Command::Run { common, listen, poll_seconds, once, allow_loopback, fetch, site } => run_service(
             &config(&common),
             listen,
             Duration::from_secs(poll_seconds.max(1)),
             once,
             fetch.config(allow_loopback),
+            site.config(),
         ),
+        Command::User(UserCommand::Add { common, name }) => {
+            let config = config(&common);
+            let name = name.trim().to_string();
+            if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_alphanumeric() || "._-".contains(c)) {
+                anyhow::bail!("an editor name is 1–64 letters, digits, '.', '_' or '-'");
+            }
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < MIN_PASSWORD_CHARS {
+                anyhow::bail!(
+                    "the password (first line of standard input) must have at least {MIN_PASSWORD_CHARS} characters"
+                );
+            }
+            let hash = chorus_web::security::hash_password(password)?;
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating {}", config.data_dir.display()))?;
+            let store = SqliteStore::open(&config.database_path())
+                .with_context(|| format!("opening {}", config.database_path().display()))?;
+            if store.put_user(&name, &hash, chrono::Utc::now())? {
+                println!("editor {name} created; log in at /editor/login");
+            } else {
+                println!("password of editor {name} changed; their sessions ended");
+            }
+            Ok(0)
+        }
         Command::Feeds(cmd) => feeds_command(cmd),
         Command::Eval(EvalCommand::Extract { input, json, out }) => {
             let mut predictions = serde_json::Map::new();
@@ -830,11 +900,11 @@ fn run(cli: Cli) -> Result<i32> {
             println!("wrote {} articles in {} gold clusters to {}", articles.len(), clusters.len(), out.display());
             Ok(0)
         }
-        Command::Serve { common, listen } => {
+        Command::Serve { common, listen, site } => {
             let config = config(&common);
             let store = SqliteStore::open(&config.database_path())
                 .with_context(|| format!("opening {}", config.database_path().display()))?;
-            serve(Arc::new(store), listen)?;
+            serve(Arc::new(store), listen, site.config())?;
             Ok(0)
         }
     }
@@ -1057,7 +1127,7 @@ fn bar(len: u64, label: &str) -> ProgressBar {
 fn ingest_and_process(
     config: &Config,
     inputs: Vec<(String, Box<dyn std::io::BufRead>)>,
-) -> Result<(Arc<dyn Store>, Vec<IngestReport>)> {
+) -> Result<(Arc<dyn SiteStore>, Vec<IngestReport>)> {
     let total = Instant::now();
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
     println!("chorus: data in {}, {} inference thread(s)", config.data_dir.display(), config.threads);
@@ -1164,6 +1234,7 @@ fn run_service(
     every: Duration,
     once: bool,
     fetch: chorus_fetch::FetchConfig,
+    site: chorus_web::SiteConfig,
 ) -> Result<i32> {
     use std::sync::atomic::{AtomicBool, Ordering};
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
@@ -1196,6 +1267,7 @@ fn run_service(
                 wake.notify_waiters();
             });
         }
+        let mut site_state_for_loop: Option<chorus_web::AppState> = None;
         let server = if once {
             None
         } else {
@@ -1213,7 +1285,9 @@ fn run_service(
                     notified.await;
                 }
             };
-            let state = chorus_web::AppState { store: store.clone(), metrics: Some(metrics.clone()) };
+            let state = site_state(store.clone(), Some(metrics.clone()), site.clone())?;
+            tokio::spawn(chorus_web::keep_search_index(state.clone(), SEARCH_REFRESH));
+            site_state_for_loop = Some(state.clone());
             Some(tokio::spawn(chorus_web::serve(listener, state, shutdown)))
         };
         while !stop.load(Ordering::SeqCst) {
@@ -1279,6 +1353,9 @@ fn run_service(
                     stories_written = processed.synth.stories,
                     "processed"
                 );
+                if let Some(state) = &site_state_for_loop {
+                    state.changed();
+                }
             }
             if once {
                 break;
@@ -1303,13 +1380,28 @@ fn run_service(
     Ok(0)
 }
 
-fn serve(store: Arc<dyn Store>, listen: SocketAddr) -> Result<()> {
+/// How often the search index picks up rewritten stories.
+const SEARCH_REFRESH: Duration = Duration::from_secs(30);
+
+/// The web state over `store`, with a search index (filled by `keep_search_index`).
+fn site_state(
+    store: Arc<dyn SiteStore>,
+    metrics: Option<Arc<chorus_web::metrics::Metrics>>,
+    site: chorus_web::SiteConfig,
+) -> Result<chorus_web::AppState> {
+    let search = Arc::new(chorus_search::SearchIndex::in_memory(50_000_000).context("creating the search index")?);
+    Ok(chorus_web::AppState::new(store, metrics, Some(search), site)?)
+}
+
+fn serve(store: Arc<dyn SiteStore>, listen: SocketAddr, site: chorus_web::SiteConfig) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         println!("serving http://{} (Ctrl-C to stop)", listener.local_addr()?);
-        chorus_web::serve(listener, chorus_web::AppState { store, metrics: None }, shutdown_signal()).await?;
+        let state = site_state(store, None, site)?;
+        tokio::spawn(chorus_web::keep_search_index(state.clone(), SEARCH_REFRESH));
+        chorus_web::serve(listener, state, shutdown_signal()).await?;
         println!("stopped");
         Ok(())
     })

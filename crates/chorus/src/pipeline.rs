@@ -501,6 +501,8 @@ pub struct ProcessReport {
     pub synth: SynthReport,
     /// Seconds spent writing articles (including sentence embedding).
     pub synth_secs: f64,
+    /// Follow-up links between stories written.
+    pub related: usize,
 }
 
 /// Progress callbacks for [`process`]: `(stage, done, total)`.
@@ -524,5 +526,56 @@ pub fn process(
     let t = std::time::Instant::now();
     r.synth = synthesize_dirty(store, embedder, &config.synth, llm, |d, n| progress("synthesise", d, n))?;
     r.synth_secs = t.elapsed().as_secs_f64();
+    if r.synth.stories > 0 {
+        r.related = relate_stories(store, embedder.model_id())?;
+    }
     Ok(r)
+}
+
+/// Smallest similarity of two stories' centred centroids for one to be listed as a
+/// follow-up of the other (below the clustering threshold: same subject, other event).
+pub const RELATED_MIN_SIMILARITY: f32 = 0.35;
+/// Follow-ups listed per story.
+pub const RELATED_PER_STORY: usize = 6;
+
+/// Links each story to the stories on the same subject (its timeline): the cosine of
+/// their centroids, after removing the mean of all article vectors (the direction every
+/// news text shares), must reach [`RELATED_MIN_SIMILARITY`]. Returns the links written.
+pub fn relate_stories(store: &dyn Store, model_id: &str) -> Result<usize> {
+    let vectors = store.clustered_vectors(model_id)?;
+    let Some(dim) = vectors.first().map(|v| v.vector.len()) else { return Ok(0) };
+    let mut mean = vec![0f32; dim];
+    for v in vectors.iter().filter(|v| v.vector.len() == dim) {
+        mean.iter_mut().zip(&v.vector).for_each(|(m, x)| *m += x / vectors.len() as f32);
+    }
+    let normalise = |v: &mut Vec<f32>| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if n > 0.0 {
+            v.iter_mut().for_each(|x| *x /= n);
+        }
+    };
+    let mut centroids: std::collections::BTreeMap<StoryId, Vec<f32>> = Default::default();
+    for v in vectors.iter().filter(|v| v.vector.len() == dim) {
+        let mut c: Vec<f32> = v.vector.iter().zip(&mean).map(|(x, m)| x - m).collect();
+        normalise(&mut c);
+        let acc = centroids.entry(v.story_id).or_insert_with(|| vec![0.0; dim]);
+        acc.iter_mut().zip(&c).for_each(|(a, x)| *a += x);
+    }
+    centroids.values_mut().for_each(normalise);
+    let ids: Vec<StoryId> = centroids.keys().copied().collect();
+    let mut written = 0;
+    for (i, a) in ids.iter().enumerate() {
+        let mut sims: Vec<(StoryId, f32)> = ids
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, b)| (*b, centroids[a].iter().zip(&centroids[b]).map(|(x, y)| x * y).sum::<f32>()))
+            .filter(|&(_, s)| s >= RELATED_MIN_SIMILARITY)
+            .collect();
+        sims.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        sims.truncate(RELATED_PER_STORY);
+        written += sims.len();
+        store.put_related(*a, &sims)?;
+    }
+    Ok(written)
 }

@@ -7,7 +7,7 @@ use common::shared_data;
 use chorus::config::Config;
 use chorus::pipeline;
 use chorus_embed::{E5Embedder, fetch};
-use chorus_store::{SqliteStore, Store};
+use chorus_store::{SiteStore, SqliteStore, Store};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -97,7 +97,7 @@ struct Server {
 }
 
 /// Starts the real server on port 0 over `store` (Zero To Production's spawn_app).
-fn spawn_app(store: Arc<dyn Store>) -> Server {
+fn spawn_app(store: Arc<dyn SiteStore>) -> Server {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -105,7 +105,8 @@ fn spawn_app(store: Arc<dyn Store>) -> Server {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
-            chorus_web::serve(listener, chorus_web::AppState { store, metrics: None }, async {
+            let state = chorus_web::AppState::new(store, None, None, chorus_web::SiteConfig::default()).expect("state");
+            chorus_web::serve(listener, state, async {
                 let _ = rx.await;
             })
             .await
@@ -118,7 +119,7 @@ fn spawn_app(store: Arc<dyn Store>) -> Server {
 #[test]
 fn real_multilingual_news_becomes_cited_story_pages() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&tmp.path().join("chorus.db")).expect("open db"));
+    let store = Arc::new(SqliteStore::open(&tmp.path().join("chorus.db")).expect("open db"));
     let corpus = real_corpus();
     let n_lines = corpus.lines().count();
     assert!(n_lines > 30, "corpus has {n_lines} articles");
@@ -198,14 +199,14 @@ fn real_multilingual_news_becomes_cited_story_pages() {
         http_get(server.addr, &format!("/stories/{}", stories[0]), "Accept-Language: it-IT,it;q=0.9\r\n");
     assert_eq!(status, 200);
     assert!(html.contains("<html lang=\"it\""), "Accept-Language picks the Italian edition");
-    assert!(html.contains("Edited by <strong>chorus</strong>"));
+    assert!(html.contains("A cura di <strong>chorus</strong>"), "Italian interface");
     assert!(html.contains("class=\"cite\""));
     assert!(html.contains("Global Voices en Français") && html.contains("Global Voices in Italiano"));
     let (status, _) = http_get(server.addr, "/stories/999999", "");
     assert_eq!(status, 404);
     let (status, front) = http_get(server.addr, "/", "");
     assert_eq!(status, 200);
-    assert!(front.contains(&format!("href=\"/stories/{}\"", stories[0])));
+    assert!(front.contains(&format!("href=\"/stories/{}?lang=en\"", stories[0])));
 
     // A real browser renders the story page.
     browser_check(server.addr, stories[0]);

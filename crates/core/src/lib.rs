@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub type StoryId = i64;
 
 /// One news article as chorus stores it, after validation and language detection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Article {
     /// Caller-supplied identifier, unique across the store.
     pub id: String,
@@ -51,7 +51,7 @@ impl Article {
 }
 
 /// A stored article plus what the pipeline derived from it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ArticleRecord {
     /// The article itself.
     pub article: Article,
@@ -70,7 +70,7 @@ impl ArticleRecord {
 }
 
 /// Summary of a story as listed on the front page and in `/api/stories`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StorySummary {
     /// Story id.
     pub id: StoryId,
@@ -96,7 +96,7 @@ pub struct StorySummary {
 }
 
 /// A passage of a source article that supports a synthesised sentence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourcePassage {
     /// Id of the source article.
     pub article_id: String,
@@ -111,7 +111,7 @@ pub struct SourcePassage {
 }
 
 /// One sentence of a synthesised article, with where it came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SynthSentence {
     /// The sentence, verbatim from its first source passage.
     pub text: String,
@@ -134,11 +134,14 @@ pub struct SynthSentence {
     /// Every claim the sentence cites (a generated sentence may combine several).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<usize>,
+    /// Reworded by an editor (its sources are those of the sentence it replaced).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
 }
 
 /// A statement made by one or more sources: their sentences that say the same thing, in
 /// any language, agreeing on the numbers they give.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claim {
     /// Its id within the story article (its index in [`StoryArticle::claims`]).
     pub id: usize,
@@ -156,7 +159,7 @@ pub struct Claim {
 
 /// Claims about the same thing that differ in a number (casualties, dates, amounts…):
 /// shown side by side, never smoothed over.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Disagreement {
     /// What differs: `"number"`.
     pub kind: String,
@@ -165,7 +168,7 @@ pub struct Disagreement {
 }
 
 /// One side of a [`Disagreement`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DisagreementSide {
     /// The claim (an index into [`StoryArticle::claims`]).
     pub claim: usize,
@@ -174,7 +177,7 @@ pub struct DisagreementSide {
 }
 
 /// How widely a story is covered.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Coverage {
     /// Source articles.
     pub reports: usize,
@@ -192,7 +195,7 @@ pub struct Coverage {
 }
 
 /// A synthesised article for one story in one edition language.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoryArticle {
     /// The story it describes.
     pub story_id: StoryId,
@@ -220,11 +223,14 @@ pub struct StoryArticle {
     /// How a language model was used to write it, when one was configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<Generation>,
+    /// Its revision number (1 for the first version; 0 before it is stored).
+    #[serde(default)]
+    pub revision: u32,
 }
 
 /// The record of a language model writing an article: which model, what it cost, and
 /// every generated sentence that failed verification with the reason.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Generation {
     /// Backend and model (`openai:model@url`, `llama.cpp:file`).
     pub model: String,
@@ -250,7 +256,7 @@ pub struct Generation {
 }
 
 /// A generated sentence that failed verification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DroppedSentence {
     /// What the model wrote.
     pub text: String,
@@ -261,7 +267,7 @@ pub struct DroppedSentence {
 }
 
 /// Detailed view of a story: its summary, the articles behind it and its written articles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoryDetail {
     /// Front-page summary.
     pub summary: StorySummary,
@@ -273,7 +279,9 @@ pub struct StoryDetail {
 
 /// What kind of organisation an outlet is (for the coverage panel: state, public,
 /// private media and wire agencies weigh differently for readers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OutletKind {
     /// Controlled by a government.

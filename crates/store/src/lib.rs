@@ -5,8 +5,11 @@
 //! layer. Schema changes are numbered SQL files in `migrations/`, applied in order at open
 //! and recorded in SQLite's `user_version`.
 
+pub mod site;
 mod sqlite;
+mod sqlite_site;
 
+pub use site::{NewReport, REPORT_KINDS, Report, RevisionInfo, Session, SiteStore};
 pub use sqlite::SqliteStore;
 
 use chorus_core::{Article, ArticleRecord, Outlet, StoryArticle, StoryDetail, StoryId, StorySummary};
@@ -166,6 +169,10 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// An article's recorded edits and removal, oldest first.
     fn article_revisions(&self, id: &str) -> Result<Vec<ArticleRevision>>;
+    /// Replaces a story's related stories (follow-ups on the same subject).
+    fn put_related(&self, story: StoryId, related: &[(StoryId, f32)]) -> Result<()>;
+    /// A story's related stories, most similar first.
+    fn related(&self, story: StoryId) -> Result<Vec<(StoryId, f32)>>;
 }
 
 /// An article due for a re-check.

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_outlets_feeds.sql"),
     include_str!("../migrations/0003_article_rechecks.sql"),
+    include_str!("../migrations/0004_site.sql"),
 ];
 
 /// A [`Store`] in one SQLite file.
@@ -25,11 +26,11 @@ pub struct SqliteStore {
 
 const ARTICLE_COLUMNS: &str = "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
 
-fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
 }
 
-fn fmt_time(t: &DateTime<Utc>) -> String {
+pub(crate) fn fmt_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -81,7 +82,7 @@ impl SqliteStore {
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions
         // roll back on drop), so a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -284,14 +285,24 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM story_texts WHERE story_id = ?1", [story])?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for t in texts {
-                let json = serde_json::to_string(t)
+        for t in texts {
+            // A text that reads as before keeps its revision number; a changed one becomes
+            // the next revision, so readers can see what the machine rewrote and when.
+            let (revision, changed, note) = match crate::sqlite_site::latest_revision(&tx, story, &t.lang)? {
+                Some((n, prev)) if crate::sqlite_site::same_text(&prev, t) => (n, false, ""),
+                Some((n, _)) => (n + 1, true, "rewritten by chorus: its sources changed"),
+                None => (1, true, "first version"),
+            };
+            let t = StoryArticle { revision, ..t.clone() };
+            if changed {
+                crate::sqlite_site::append_revision(&tx, &t, &t.edited_by, note, None)?;
+            } else {
+                let json = serde_json::to_string(&t)
                     .map_err(|source| StoreError::Json { what: format!("story {story}"), source })?;
-                st.execute(params![story, t.lang, fmt_time(&t.written_at), json])?;
+                tx.execute(
+                    "INSERT INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
+                    params![story, t.lang, fmt_time(&t.written_at), json],
+                )?;
             }
         }
         tx.execute("UPDATE stories SET dirty = 0 WHERE id = ?1", [story])?;
@@ -670,6 +681,29 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn put_related(&self, story: StoryId, related: &[(StoryId, f32)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM story_related WHERE story_id = ?1", [story])?;
+        for (other, sim) in related {
+            tx.execute(
+                "INSERT OR REPLACE INTO story_related (story_id, related_id, similarity) VALUES (?1, ?2, ?3)",
+                params![story, other, *sim as f64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn related(&self, story: StoryId) -> Result<Vec<(StoryId, f32)>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT related_id, similarity FROM story_related WHERE story_id = ?1 ORDER BY similarity DESC",
+        )?;
+        let rows = st.query_map([story], |r| Ok((r.get::<_, StoryId>(0)?, r.get::<_, f64>(1)? as f32)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn stats(&self) -> Result<StoreStats> {
         let conn = self.conn();
         let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
@@ -800,7 +834,7 @@ mod tests {
     #[test]
     fn outlets_are_added_updated_and_listed_with_their_feeds() {
         let s = SqliteStore::open_in_memory().unwrap();
-        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
         let outlet = |name: &str, feeds: &[&str]| Outlet {
             name: name.into(),
             homepage: format!("https://{name}.example/"),
@@ -861,17 +895,19 @@ mod tests {
                 disputed: false,
                 generated: false,
                 claims: Vec::new(),
+                edited: false,
             }]],
             unconfirmed: true,
             coverage: Default::default(),
             claims: Vec::new(),
             disagreements: Vec::new(),
             generation: None,
+            revision: 0,
         };
         s.put_story_texts(created[0], std::slice::from_ref(&text)).unwrap();
         assert_eq!(s.dirty_stories().unwrap(), vec![created[1]]);
         let detail = s.story_detail(created[0]).unwrap().unwrap();
-        assert_eq!(detail.articles, vec![text.clone()]);
+        assert_eq!(detail.articles, vec![StoryArticle { revision: 1, ..text.clone() }], "stored as revision 1");
         assert_eq!(detail.summary.n_sources, 2);
         assert_eq!(detail.summary.n_independent, 1, "a copy is not an independent source");
         assert_eq!(detail.summary.title, "Written <title>");

@@ -782,6 +782,7 @@ pub fn write(
             disputed: disputed.contains(&claim_of[ranked]),
             generated: false,
             claims: public_id(claim_of[ranked]).into_iter().collect(),
+            edited: false,
         }
     };
 
@@ -847,6 +848,7 @@ pub fn write(
         claims,
         disagreements,
         generation: None,
+        revision: 0,
     }
 }
 

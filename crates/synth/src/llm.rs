@@ -424,6 +424,7 @@ pub fn rewrite(
                 disputed: ids.iter().any(|id| disputed_claims.contains(id)),
                 generated: true,
                 claims: ids,
+                edited: false,
             }
         })
         .collect();
@@ -492,6 +493,7 @@ mod tests {
                 sides: vec![DisagreementSide { claim: 1, values: vec!["1200".into()] }],
             }],
             generation: None,
+            revision: 0,
         }
     }
 

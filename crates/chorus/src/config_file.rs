@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "LOG",
     "SECURE_COOKIES",
     "TRUST_FORWARDED",
+    "WEB_THREADS",
 ];
 
 /// Why a configuration file was refused.

@@ -51,6 +51,9 @@ struct SiteArgs {
     /// X-Forwarded-For / X-Forwarded-Proto: only behind a reverse proxy you run.
     #[arg(long, env = "CHORUS_TRUST_FORWARDED")]
     trust_forwarded: bool,
+    /// Threads serving web requests.
+    #[arg(long, env = "CHORUS_WEB_THREADS", default_value_t = 2)]
+    web_threads: usize,
 }
 
 impl SiteArgs {
@@ -578,7 +581,7 @@ fn run(cli: Cli) -> Result<i32> {
             if no_serve {
                 return Ok(0);
             }
-            serve(store, listen, site.config())?;
+            serve(store, listen, site.config(), site.web_threads)?;
             Ok(0)
         }
         Command::Ingest { common, files } => {
@@ -904,7 +907,7 @@ fn run(cli: Cli) -> Result<i32> {
             let config = config(&common);
             let store = SqliteStore::open(&config.database_path())
                 .with_context(|| format!("opening {}", config.database_path().display()))?;
-            serve(Arc::new(store), listen, site.config())?;
+            serve(Arc::new(store), listen, site.config(), site.web_threads)?;
             Ok(0)
         }
     }
@@ -1393,8 +1396,8 @@ fn site_state(
     Ok(chorus_web::AppState::new(store, metrics, Some(search), site)?)
 }
 
-fn serve(store: Arc<dyn SiteStore>, listen: SocketAddr, site: chorus_web::SiteConfig) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+fn serve(store: Arc<dyn SiteStore>, listen: SocketAddr, site: chorus_web::SiteConfig, threads: usize) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()?;
     rt.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;

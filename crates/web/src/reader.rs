@@ -691,14 +691,25 @@ pub async fn report_page(
     })
 }
 
-/// `GET /reports?id=…`: the look-up form's target.
-pub async fn report_lookup(Query(q): Query<PageQuery>) -> Response {
+#[derive(Template)]
+#[template(path = "report_lookup.html")]
+struct ReportLookupPage {
+    ui: &'static Ui,
+    page_lang: String,
+    switch_path: String,
+    editions: Vec<EditionSwitch>,
+}
+
+/// `GET /reports?id=…`: the look-up form, and its target.
+pub async fn report_lookup(Query(q): Query<PageQuery>, headers: HeaderMap) -> Result<Response, WebError> {
+    let ui = edition_for(q.lang.as_deref(), accept_language(&headers));
     let id: String = q.id.unwrap_or_default().trim().chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
-    let lang = crate::i18n::ui(q.lang.as_deref().unwrap_or("en")).lang;
     if id.is_empty() {
-        return Redirect::to(&format!("/?lang={lang}")).into_response();
+        let page =
+            ReportLookupPage { ui, page_lang: ui.lang.into(), switch_path: "/reports".into(), editions: switches(ui) };
+        return Ok(render(page)?.into_response());
     }
-    Redirect::to(&format!("/reports/{}?lang={lang}", id.to_ascii_lowercase())).into_response()
+    Ok(Redirect::to(&format!("/reports/{}?lang={}", id.to_ascii_lowercase(), ui.lang)).into_response())
 }
 
 // ---------------------------------------------------------------- revisions

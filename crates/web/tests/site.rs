@@ -307,6 +307,10 @@ async fn reader_reports_an_error_editor_corrects_it_reader_sees_revision_two() {
     assert!(location.starts_with("/reports/"), "{location}");
     let rid = location.trim_start_matches("/reports/").split('?').next().unwrap().to_string();
     let status_page = app.get(&location, &[]).await.body;
+    let lookup = app.get("/reports?lang=de", &[]).await.body;
+    assert!(lookup.contains("Meldungsnummer"), "the look-up form");
+    let found = app.get(&format!("/reports?id={}&lang=de", rid.to_uppercase()), &[]).await;
+    assert_eq!(found.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("/reports/{rid}?lang=de"));
     assert!(status_page.contains(&rid) && status_page.contains("offen"), "{status_page}");
 
     // The editor's desk needs a login.

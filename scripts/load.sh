@@ -71,6 +71,8 @@ http {
   }
 }
 NGINX
+# nginx' workers drop root and must be able to read the pages.
+chmod -R a+rX "$work"
 "$nginx_bin" -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
 sleep 0.5
 nginx_base="http://127.0.0.1:18089"

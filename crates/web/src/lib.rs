@@ -127,12 +127,51 @@ impl AppState {
     /// Story summaries, cached for a few seconds (the front page, related stories, feeds).
     pub(crate) async fn summaries(&self) -> Result<Arc<Vec<StorySummary>>, WebError> {
         let generation = self.generation.load(Ordering::Relaxed);
-        if let Some(s) = self.cache.summaries(generation) {
-            return Ok(s);
+        match self.cache.summaries(generation) {
+            cache::Lookup::Hit(s) => Ok(s),
+            cache::Lookup::Refresh(s) => {
+                let state = self.clone();
+                tokio::spawn(async move {
+                    if let Ok(all) = blocking(&state, |s| s.story_summaries()).await {
+                        state.cache.put_summaries(generation, Arc::new(all));
+                    }
+                });
+                Ok(s)
+            }
+            cache::Lookup::Miss => {
+                let all = Arc::new(blocking(self, |s| s.story_summaries()).await?);
+                self.cache.put_summaries(generation, all.clone());
+                Ok(all)
+            }
         }
-        let all = Arc::new(blocking(self, |s| s.story_summaries()).await?);
-        self.cache.put_summaries(generation, all.clone());
-        Ok(all)
+    }
+
+    /// A rendered page from the cache, else rendered by `make` (and cached); a stale page
+    /// is served while `make` runs in the background.
+    pub(crate) async fn cached_page<F, Fut>(&self, key: String, make: F) -> Result<Arc<str>, WebError>
+    where
+        F: FnOnce(AppState) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<Arc<str>, WebError>> + Send + 'static,
+    {
+        let generation = self.generation.load(Ordering::Relaxed);
+        match self.cache.page(&key, generation) {
+            cache::Lookup::Hit(p) => Ok(p),
+            cache::Lookup::Refresh(p) => {
+                let state = self.clone();
+                tokio::spawn(async move {
+                    match make(state.clone()).await {
+                        Ok(page) => state.cache.put_page(key, generation, page),
+                        Err(e) => tracing::warn!(error = %e, "refreshing a cached page failed"),
+                    }
+                });
+                Ok(p)
+            }
+            cache::Lookup::Miss => {
+                let page = make(self.clone()).await?;
+                self.cache.put_page(key, generation, page.clone());
+                Ok(page)
+            }
+        }
     }
 }
 

@@ -15,7 +15,6 @@ use chorus_store::{NewReport, REPORT_KINDS, Report, RevisionInfo};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// Query parameters the reader's pages take.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -110,10 +109,11 @@ pub async fn front_page(
     let ui = edition_for(q.lang.as_deref(), accept_language(&headers));
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let key = format!("front:{}:{page}", ui.lang);
-    let generation = state.generation.load(Ordering::Relaxed);
-    if let Some(html) = state.cache.page(&key, generation) {
-        return Ok(html_response(html));
-    }
+    let html = state.cached_page(key, move |state| async move { render_front(&state, ui, page).await }).await?;
+    Ok(html_response(html))
+}
+
+async fn render_front(state: &AppState, ui: &'static Ui, page: usize) -> Result<Arc<str>, WebError> {
     let all = state.summaries().await?;
     let order = ranked(&all, Utc::now());
     let wanted = vec![ui.lang.to_string()];
@@ -137,7 +137,7 @@ pub async fn front_page(
             }
         })
         .collect();
-    let html: Arc<str> = render(FrontPage {
+    Ok(render(FrontPage {
         ui,
         page_lang: ui.lang.into(),
         switch_path: "/".into(),
@@ -148,9 +148,7 @@ pub async fn front_page(
         next_page: (page * PAGE_SIZE < all.len()).then_some(page + 1),
     })?
     .0
-    .into();
-    state.cache.put_page(key, generation, html.clone());
-    Ok(html_response(html))
+    .into())
 }
 
 fn html_response(html: Arc<str>) -> Response {
@@ -507,18 +505,14 @@ pub async fn story_page(
         preferred.push(ui.lang.to_string());
     }
     let key = format!("story:{id}:{}:{}", ui.lang, preferred.join(","));
-    let generation = state.generation.load(Ordering::Relaxed);
-    let html = match state.cache.page(&key, generation) {
-        Some(h) => h,
-        None => {
+    let html = state
+        .cached_page(key, move |state| async move {
             let data = load_story(&state, id).await?;
             let summaries = state.summaries().await?;
             let token = state.forms.token(&format!("report:{id}"), Utc::now().timestamp());
-            let html: Arc<str> = render(story_view(&data, &summaries, ui, &preferred, token))?.0.into();
-            state.cache.put_page(key, generation, html.clone());
-            html
-        }
-    };
+            Ok(render(story_view(&data, &summaries, ui, &preferred, token))?.0.into())
+        })
+        .await?;
     let views = count_view(&state, id, &client).await?;
     let page = html.replacen(VIEWS_SLOT, &format!("<span class=\"views\">{views}</span>"), 1);
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())

@@ -61,6 +61,35 @@ try {
   expect(await passage.isVisible(), 'supporting passage visible');
   expect((await passage.locator('q').innerText()).length > 10, 'the original sentence is quoted');
   await page.screenshot({ path: `${shots}/2-story-citation-open.png`, fullPage: false });
+  // Text contrast (WCAG 2 AA: 4.5:1, 3:1 for large text) of everything on the page.
+  const lowContrast = await page.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (e) => {
+      for (; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const bad = [];
+    for (const e of document.querySelectorAll('body *')) {
+      const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      const box = e.getBoundingClientRect();
+      if (!own || box.width === 0 || box.height === 0) continue;
+      const st = getComputedStyle(e);
+      const [a, b] = [lum(rgb(st.color).slice(0, 3)), lum(background(e))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(st.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`${e.tagName.toLowerCase()}.${e.className} ${ratio.toFixed(2)}`);
+    }
+    return bad;
+  });
+  expect(lowContrast.length === 0, `text contrast at least WCAG AA (${lowContrast.slice(0, 5).join(', ')})`);
   expect(await page.locator('section.coverage dt').count() >= 5, 'coverage panel: languages, countries, types, counts');
   expect(await page.locator('li.outlet').count() >= 1, 'sources grouped by outlet');
 

@@ -35,6 +35,7 @@ pub const KEYS: &[&str] = &[
     "SECURE_COOKIES",
     "TRUST_FORWARDED",
     "WEB_THREADS",
+    "PUBLIC_URL",
 ];
 
 /// Why a configuration file was refused.

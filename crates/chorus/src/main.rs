@@ -54,11 +54,19 @@ struct SiteArgs {
     /// Threads serving web requests.
     #[arg(long, env = "CHORUS_WEB_THREADS", default_value_t = 2)]
     web_threads: usize,
+    /// The site's public address (https://news.example.org): absolute links in feeds;
+    /// an https address also marks session cookies Secure.
+    #[arg(long, env = "CHORUS_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 impl SiteArgs {
     fn config(&self) -> chorus_web::SiteConfig {
-        chorus_web::SiteConfig { secure_cookies: self.secure_cookies, trust_forwarded: self.trust_forwarded }
+        chorus_web::SiteConfig {
+            secure_cookies: self.secure_cookies,
+            trust_forwarded: self.trust_forwarded,
+            public_url: self.public_url.clone(),
+        }
     }
 }
 

@@ -118,6 +118,7 @@ pub async fn login(
     let name = f.name.trim().to_string();
     let user_key = format!("user:{}", name.to_lowercase());
     if state.limits.login_address.blocked(&client.address) || state.limits.login_user.blocked(&user_key) {
+        crate::metrics::SiteCounters::bump(&state.counters.rate_limited);
         return Err(WebError::TooMany);
     }
     let n = name.clone();
@@ -135,6 +136,7 @@ pub async fn login(
     if !ok {
         state.limits.login_address.allow(&client.address);
         state.limits.login_user.allow(&user_key);
+        crate::metrics::SiteCounters::bump(&state.counters.failed_logins);
         tracing::warn!(user = %name, "failed editor login");
         let page = login_page(&state, "Wrong name or password.")?;
         return Ok((StatusCode::UNAUTHORIZED, page).into_response());
@@ -469,6 +471,7 @@ pub async fn publish(
     let n = blocking(&state, move |s| s.publish_revision(&article, &user, &note, report.as_deref())).await?;
     tracing::info!(story = id, lang = %f.lang, revision = n, user = %editor.session.user, "revision published");
     state.changed();
+    crate::metrics::SiteCounters::bump(&state.counters.revisions);
     let mut res = StatusCode::SEE_OTHER.into_response();
     res.headers_mut().insert(header::LOCATION, crate::reader::story_location(id, &f.lang));
     Ok(res)

@@ -69,7 +69,7 @@ pub async fn edition_feed(State(state): State<AppState>, Path(file): Path<String
             title: Text::plain(a.title.clone()),
             updated: time(a.written_at),
             authors: vec![Person { name: a.edited_by.clone(), ..Default::default() }],
-            links: vec![link(format!("/stories/{}?lang={}", a.story_id, a.lang), "alternate")],
+            links: vec![link(state.config.link(&format!("/stories/{}?lang={}", a.story_id, a.lang)), "alternate")],
             content: Some(Content {
                 value: Some(article_html(a)),
                 content_type: Some("html".into()),
@@ -85,7 +85,7 @@ pub async fn edition_feed(State(state): State<AppState>, Path(file): Path<String
         subtitle: Some(Text::plain(ui.tagline)),
         updated: time(updated),
         lang: Some(lang.clone()),
-        links: vec![link(format!("/?lang={lang}"), "alternate")],
+        links: vec![link(state.config.link(&format!("/?lang={lang}")), "alternate")],
         entries,
         ..Default::default()
     }))
@@ -120,7 +120,10 @@ pub async fn story_feed(
             title: Text::plain(format!("{} — revision {}: {}", a.title, info.revision, info.note)),
             updated: time(info.written_at),
             authors: vec![Person { name: info.edited_by.clone(), ..Default::default() }],
-            links: vec![link(format!("/stories/{id}/revisions/{}?lang={lang}", info.revision), "alternate")],
+            links: vec![link(
+                state.config.link(&format!("/stories/{id}/revisions/{}?lang={lang}", info.revision)),
+                "alternate",
+            )],
             content: Some(Content {
                 value: Some(article_html(a)),
                 content_type: Some("html".into()),
@@ -136,7 +139,7 @@ pub async fn story_feed(
         title: Text::plain(title),
         updated: time(updated),
         lang: Some(lang.clone()),
-        links: vec![link(format!("/stories/{id}?lang={lang}"), "alternate")],
+        links: vec![link(state.config.link(&format!("/stories/{id}?lang={lang}")), "alternate")],
         entries,
         ..Default::default()
     }))

@@ -50,6 +50,19 @@ pub struct SiteConfig {
     pub secure_cookies: bool,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
     pub trust_forwarded: bool,
+    /// The site's public address (`https://news.example.org`), for absolute links in
+    /// feeds; feeds use site-relative links without it.
+    pub public_url: Option<String>,
+}
+
+impl SiteConfig {
+    /// `path` as an absolute link when the public address is known.
+    pub fn link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => path.to_string(),
+        }
+    }
 }
 
 /// Rate limits per client.
@@ -95,6 +108,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Bumped on every write through the site or the pipeline, so cached pages are redone.
     pub generation: Arc<AtomicU64>,
+    /// Counters of the site for `/metrics`.
+    pub counters: Arc<metrics::SiteCounters>,
     cache: Arc<cache::PageCache>,
 }
 
@@ -115,6 +130,7 @@ impl AppState {
             views: Arc::new(views::ViewCounter::new()?),
             limits: Arc::new(Limits::default()),
             generation: Arc::new(AtomicU64::new(0)),
+            counters: Arc::new(metrics::SiteCounters::default()),
             cache: Arc::new(cache::PageCache::default()),
         })
     }
@@ -300,6 +316,7 @@ impl FromRequestParts<AppState> for Client {
             address: forwarded.or(socket).unwrap_or_else(|| "unknown".into()),
             user_agent: header("user-agent").unwrap_or("").to_string(),
             https: state.config.secure_cookies
+                || state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
                 || (state.config.trust_forwarded && header("x-forwarded-proto") == Some("https")),
             prefetch: header("sec-purpose").is_some_and(|v| v.contains("prefetch"))
                 || header("purpose") == Some("prefetch"),
@@ -332,6 +349,26 @@ pub fn preferred_languages(wanted: Option<&str>, accept: Option<&str>) -> Vec<St
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_absolute_with_a_public_address() {
+        let mut c = SiteConfig::default();
+        assert_eq!(c.link("/stories/1"), "/stories/1");
+        c.public_url = Some("https://news.example.org/".into());
+        assert_eq!(c.link("/stories/1"), "https://news.example.org/stories/1");
+    }
+
+    #[test]
+    fn preferred_languages_follow_quality_and_skip_refusals() {
+        assert_eq!(preferred_languages(Some("IT"), Some("de-CH, fr;q=0.5, en;q=0")), vec!["it", "de", "fr"]);
+        assert_eq!(edition_for(None, Some("ja, es;q=0.8")).lang, "es");
+        assert_eq!(edition_for(Some("xx"), None).lang, "en");
+    }
 }
 
 /// The `Accept-Language` header.
@@ -438,10 +475,11 @@ async fn metrics_page(axum::extract::State(state): axum::extract::State<AppState
         ("chorus_stories", "Stories.", stats.stories as u64),
         ("chorus_story_texts", "Written articles (stories × editions).", stats.story_texts as u64),
     ];
-    let text = match &state.metrics {
+    let mut text = match &state.metrics {
         Some(m) => m.render(&stored),
         None => metrics::Metrics::default().render(&stored),
     };
+    text.push_str(&state.counters.render());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 

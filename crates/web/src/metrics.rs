@@ -146,3 +146,41 @@ mod tests {
         assert!(text.contains("# TYPE chorus_articles gauge\nchorus_articles 12"));
     }
 }
+
+/// Counters of the reader's site and the editors' desk.
+#[derive(Debug, Default)]
+pub struct SiteCounters {
+    /// Views counted.
+    pub views: std::sync::atomic::AtomicU64,
+    /// Reader reports filed.
+    pub reports: std::sync::atomic::AtomicU64,
+    /// Requests refused by a rate limit.
+    pub rate_limited: std::sync::atomic::AtomicU64,
+    /// Failed editor logins.
+    pub failed_logins: std::sync::atomic::AtomicU64,
+    /// Revisions published by editors.
+    pub revisions: std::sync::atomic::AtomicU64,
+}
+
+impl SiteCounters {
+    /// Adds one to a counter.
+    pub fn bump(counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The counters in the Prometheus text format.
+    pub fn render(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out = String::new();
+        for (name, help, v) in [
+            ("chorus_views_total", "Story views counted (one per visitor per story per day).", &self.views),
+            ("chorus_reports_total", "Error reports filed by readers.", &self.reports),
+            ("chorus_rate_limited_total", "Requests refused by a per-client rate limit.", &self.rate_limited),
+            ("chorus_failed_logins_total", "Failed editor logins.", &self.failed_logins),
+            ("chorus_editor_revisions_total", "Revisions published by editors.", &self.revisions),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+        }
+        out
+    }
+}

@@ -539,6 +539,7 @@ pub(crate) async fn count_view(state: &AppState, id: StoryId, client: &Client) -
     if !new {
         return Ok(total);
     }
+    crate::metrics::SiteCounters::bump(&state.counters.views);
     let n = blocking(state, move |s| s.story_views(id)).await?;
     state.views.set(id, n);
     Ok(n)
@@ -601,6 +602,7 @@ pub(crate) async fn store_report(
 ) -> Result<String, WebError> {
     validate_report(kind, body, source_url, lang).map_err(WebError::BadRequest)?;
     if !state.limits.reports.allow(&client.address) {
+        crate::metrics::SiteCounters::bump(&state.counters.rate_limited);
         return Err(WebError::TooMany);
     }
     let exists = blocking(state, move |s| Ok(s.story_detail(story)?.is_some())).await?;
@@ -618,6 +620,7 @@ pub(crate) async fn store_report(
         created_at: Utc::now(),
     };
     blocking(state, move |s| s.add_report(&report)).await?;
+    crate::metrics::SiteCounters::bump(&state.counters.reports);
     Ok(id)
 }
 
@@ -864,6 +867,7 @@ pub(crate) async fn run_search(
         return Ok(Some(Vec::new()));
     }
     if !state.limits.search.allow(&client.address) {
+        crate::metrics::SiteCounters::bump(&state.counters.rate_limited);
         return Err(WebError::TooMany);
     }
     let hits = tokio::task::spawn_blocking(move || index.search(&query, lang.as_deref(), 40))

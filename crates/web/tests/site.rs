@@ -459,6 +459,10 @@ async fn logins_and_reports_are_rate_limited() {
     }
     assert_eq!(codes.iter().filter(|c| **c == StatusCode::SEE_OTHER).count(), 5, "{codes:?}");
     assert_eq!(codes[6], StatusCode::TOO_MANY_REQUESTS);
+    let metrics = app.get("/metrics", &[]).await.body;
+    for line in ["chorus_failed_logins_total 5", "chorus_reports_total 5", "chorus_rate_limited_total 5"] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 #[tokio::test]

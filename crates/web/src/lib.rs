@@ -351,26 +351,6 @@ pub fn preferred_languages(wanted: Option<&str>, accept: Option<&str>) -> Vec<St
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn links_are_absolute_with_a_public_address() {
-        let mut c = SiteConfig::default();
-        assert_eq!(c.link("/stories/1"), "/stories/1");
-        c.public_url = Some("https://news.example.org/".into());
-        assert_eq!(c.link("/stories/1"), "https://news.example.org/stories/1");
-    }
-
-    #[test]
-    fn preferred_languages_follow_quality_and_skip_refusals() {
-        assert_eq!(preferred_languages(Some("IT"), Some("de-CH, fr;q=0.5, en;q=0")), vec!["it", "de", "fr"]);
-        assert_eq!(edition_for(None, Some("ja, es;q=0.8")).lang, "es");
-        assert_eq!(edition_for(Some("xx"), None).lang, "en");
-    }
-}
-
 /// The `Accept-Language` header.
 pub(crate) fn accept_language(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
@@ -551,4 +531,24 @@ pub async fn serve(
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_absolute_with_a_public_address() {
+        let mut c = SiteConfig::default();
+        assert_eq!(c.link("/stories/1"), "/stories/1");
+        c.public_url = Some("https://news.example.org/".into());
+        assert_eq!(c.link("/stories/1"), "https://news.example.org/stories/1");
+    }
+
+    #[test]
+    fn preferred_languages_follow_quality_and_skip_refusals() {
+        assert_eq!(preferred_languages(Some("IT"), Some("de-CH, fr;q=0.5, en;q=0")), vec!["it", "de", "fr"]);
+        assert_eq!(edition_for(None, Some("ja, es;q=0.8")).lang, "es");
+        assert_eq!(edition_for(Some("xx"), None).lang, "en");
+    }
 }

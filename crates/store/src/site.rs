@@ -103,6 +103,15 @@ pub trait SiteStore: Store {
         note: &str,
         report_id: Option<&str>,
     ) -> Result<u32>;
+    /// Machine rewrites waiting for an editor (the edition's current text is an editor's
+    /// correction): story, edition, when written; newest first.
+    fn drafts(&self) -> Result<Vec<(StoryId, String, DateTime<Utc>)>>;
+    /// A waiting machine rewrite.
+    fn draft(&self, story: StoryId, lang: &str) -> Result<Option<StoryArticle>>;
+    /// Publishes a waiting machine rewrite as the next revision; `None` when there is none.
+    fn accept_draft(&self, story: StoryId, lang: &str, editor: &str) -> Result<Option<u32>>;
+    /// Drops a waiting machine rewrite (the correction stands); false when there was none.
+    fn discard_draft(&self, story: StoryId, lang: &str) -> Result<bool>;
     /// Marks a story to be written again by the next pipeline run.
     fn mark_dirty(&self, story: StoryId) -> Result<bool>;
     /// Stores a reader report.

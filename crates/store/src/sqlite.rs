@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_outlets_feeds.sql"),
     include_str!("../migrations/0003_article_rechecks.sql"),
     include_str!("../migrations/0004_site.sql"),
+    include_str!("../migrations/0005_story_drafts.sql"),
 ];
 
 /// A [`Store`] in one SQLite file.
@@ -286,16 +287,32 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM story_texts WHERE story_id = ?1", [story])?;
         for t in texts {
+            let latest = crate::sqlite_site::latest_revision(&tx, story, &t.lang)?;
+            if let Some(current) = latest.as_ref().filter(|l| l.by_editor) {
+                // An editor's correction stands: the machine's new text waits for review
+                // (unless it reads like the machine text the editor corrected).
+                let corrected_from = crate::sqlite_site::latest_machine_revision(&tx, story, &t.lang)?;
+                if !corrected_from.is_some_and(|m| crate::sqlite_site::same_text(&m, t)) {
+                    crate::sqlite_site::put_draft(&tx, t)?;
+                }
+                let json = serde_json::to_string(&current.article)
+                    .map_err(|source| StoreError::Json { what: format!("story {story}"), source })?;
+                tx.execute(
+                    "INSERT INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
+                    params![story, t.lang, fmt_time(&current.article.written_at), json],
+                )?;
+                continue;
+            }
             // A text that reads as before keeps its revision number; a changed one becomes
             // the next revision, so readers can see what the machine rewrote and when.
-            let (revision, changed, note) = match crate::sqlite_site::latest_revision(&tx, story, &t.lang)? {
-                Some((n, prev)) if crate::sqlite_site::same_text(&prev, t) => (n, false, ""),
-                Some((n, _)) => (n + 1, true, "rewritten by chorus: its sources changed"),
+            let (revision, changed, note) = match latest {
+                Some(l) if crate::sqlite_site::same_text(&l.article, t) => (l.number, false, ""),
+                Some(l) => (l.number + 1, true, "rewritten by chorus: its sources changed"),
                 None => (1, true, "first version"),
             };
             let t = StoryArticle { revision, ..t.clone() };
             if changed {
-                crate::sqlite_site::append_revision(&tx, &t, &t.edited_by, note, None)?;
+                crate::sqlite_site::append_revision(&tx, &t, &t.edited_by, note, None, false)?;
             } else {
                 let json = serde_json::to_string(&t)
                     .map_err(|source| StoreError::Json { what: format!("story {story}"), source })?;

@@ -23,17 +23,53 @@ fn from_json(json: &str, story: StoryId) -> Result<StoryArticle> {
     serde_json::from_str(json).map_err(|source| StoreError::Json { what: format!("story {story}"), source })
 }
 
-/// The latest revision of a story's edition: its number and article.
-pub(crate) fn latest_revision(tx: &Transaction<'_>, story: StoryId, lang: &str) -> Result<Option<(u32, StoryArticle)>> {
-    let row: Option<(u32, String)> = tx
+/// The latest revision of an edition.
+pub(crate) struct Latest {
+    /// Its number.
+    pub number: u32,
+    /// Published by an editor (not written by the machine).
+    pub by_editor: bool,
+    /// Its text.
+    pub article: StoryArticle,
+}
+
+/// The latest revision of a story's edition.
+pub(crate) fn latest_revision(tx: &Transaction<'_>, story: StoryId, lang: &str) -> Result<Option<Latest>> {
+    let row: Option<(u32, bool, String)> = tx
         .query_row(
-            "SELECT revision, article FROM story_revisions WHERE story_id = ?1 AND lang = ?2 \
+            "SELECT revision, by_editor, article FROM story_revisions WHERE story_id = ?1 AND lang = ?2 \
              ORDER BY revision DESC LIMIT 1",
             params![story, lang],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    row.map(|(n, json)| Ok((n, from_json(&json, story)?))).transpose()
+    row.map(|(number, by_editor, json)| Ok(Latest { number, by_editor, article: from_json(&json, story)? })).transpose()
+}
+
+/// The latest revision the machine wrote (what an editor's correction started from).
+pub(crate) fn latest_machine_revision(
+    tx: &Transaction<'_>,
+    story: StoryId,
+    lang: &str,
+) -> Result<Option<StoryArticle>> {
+    let json: Option<String> = tx
+        .query_row(
+            "SELECT article FROM story_revisions WHERE story_id = ?1 AND lang = ?2 AND by_editor = 0 \
+             ORDER BY revision DESC LIMIT 1",
+            params![story, lang],
+            |r| r.get(0),
+        )
+        .optional()?;
+    json.map(|j| from_json(&j, story)).transpose()
+}
+
+/// Keeps the machine's rewrite of an edition an editor corrected, for review.
+pub(crate) fn put_draft(tx: &Transaction<'_>, article: &StoryArticle) -> Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO story_drafts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
+        params![article.story_id, article.lang, fmt_time(&article.written_at), to_json(article)?],
+    )?;
+    Ok(())
 }
 
 /// Appends `article` as revision `revision` and makes it the current text of its edition.
@@ -43,11 +79,12 @@ pub(crate) fn append_revision(
     editor: &str,
     note: &str,
     report_id: Option<&str>,
+    by_editor: bool,
 ) -> Result<()> {
     let json = to_json(article)?;
     tx.execute(
-        "INSERT INTO story_revisions (story_id, lang, revision, written_at, edited_by, note, report_id, article) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO story_revisions (story_id, lang, revision, written_at, edited_by, note, report_id, article, \
+         by_editor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             article.story_id,
             article.lang,
@@ -56,7 +93,8 @@ pub(crate) fn append_revision(
             editor,
             note,
             report_id,
-            json
+            json,
+            by_editor
         ],
     )?;
     tx.execute(
@@ -139,9 +177,14 @@ impl SiteStore for SqliteStore {
     ) -> Result<u32> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let next = latest_revision(&tx, article.story_id, &article.lang)?.map_or(1, |(n, _)| n + 1);
+        let next = latest_revision(&tx, article.story_id, &article.lang)?.map_or(1, |l| l.number + 1);
         let article = StoryArticle { revision: next, edited_by: editor.to_string(), ..article.clone() };
-        append_revision(&tx, &article, editor, note, report_id)?;
+        append_revision(&tx, &article, editor, note, report_id, true)?;
+        // The editor has now seen the story: a waiting machine rewrite is superseded.
+        tx.execute(
+            "DELETE FROM story_drafts WHERE story_id = ?1 AND lang = ?2",
+            params![article.story_id, article.lang],
+        )?;
         if let Some(id) = report_id {
             tx.execute(
                 "UPDATE reports SET revision = ?2, \
@@ -153,6 +196,53 @@ impl SiteStore for SqliteStore {
         }
         tx.commit()?;
         Ok(next)
+    }
+
+    fn drafts(&self) -> Result<Vec<(StoryId, String, DateTime<Utc>)>> {
+        let conn = self.conn();
+        let mut st =
+            conn.prepare_cached("SELECT story_id, lang, written_at FROM story_drafts ORDER BY written_at DESC")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, StoryId>(0)?, r.get::<_, String>(1)?, parse_time(r.get(2)?).unwrap_or_default()))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn draft(&self, story: StoryId, lang: &str) -> Result<Option<StoryArticle>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT article FROM story_drafts WHERE story_id = ?1 AND lang = ?2",
+                params![story, lang],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| from_json(&j, story)).transpose()
+    }
+
+    fn accept_draft(&self, story: StoryId, lang: &str, editor: &str) -> Result<Option<u32>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let json: Option<String> = tx
+            .query_row(
+                "SELECT article FROM story_drafts WHERE story_id = ?1 AND lang = ?2",
+                params![story, lang],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(json) = json else { return Ok(None) };
+        let draft = from_json(&json, story)?;
+        let next = latest_revision(&tx, story, lang)?.map_or(1, |l| l.number + 1);
+        let article = StoryArticle { revision: next, ..draft };
+        let note = format!("rewritten by chorus as its sources changed; published by {editor}");
+        append_revision(&tx, &article, &article.edited_by.clone(), &note, None, false)?;
+        tx.execute("DELETE FROM story_drafts WHERE story_id = ?1 AND lang = ?2", params![story, lang])?;
+        tx.commit()?;
+        Ok(Some(next))
+    }
+
+    fn discard_draft(&self, story: StoryId, lang: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM story_drafts WHERE story_id = ?1 AND lang = ?2", params![story, lang])? > 0)
     }
 
     fn mark_dirty(&self, story: StoryId) -> Result<bool> {
@@ -367,11 +457,30 @@ mod tests {
         assert_eq!(history[1].report_id.as_deref(), Some("r1"));
         let (info, old) = s.story_revision(id, "en", 1).unwrap().unwrap();
         assert_eq!((info.edited_by.as_str(), old.title.as_str()), ("chorus", "Twelve dead"));
-        // The pipeline writing a different text makes revision 3.
+        // The pipeline writing the text the editor corrected again changes nothing.
+        s.put_story_texts(id, std::slice::from_ref(&text)).unwrap();
+        assert_eq!(s.story_revisions(id, "en").unwrap().len(), 2);
+        assert!(s.drafts().unwrap().is_empty());
+        // A new machine text does not overwrite the correction: it waits for review.
         let mut rewritten = text.clone();
         rewritten.paragraphs[0][0].text = "Fourteen people died.".into();
+        s.put_story_texts(id, std::slice::from_ref(&rewritten)).unwrap();
+        let current = s.story_detail(id).unwrap().unwrap().articles.remove(0);
+        assert_eq!((current.revision, current.title.as_str()), (2, "Fifteen dead"), "the correction stands");
+        assert_eq!(s.drafts().unwrap().iter().map(|d| (d.0, d.1.as_str())).collect::<Vec<_>>(), vec![(id, "en")]);
+        assert!(s.draft(id, "en").unwrap().is_some());
+        assert!(s.discard_draft(id, "en").unwrap());
+        assert!(!s.discard_draft(id, "en").unwrap());
+        s.put_story_texts(id, std::slice::from_ref(&rewritten)).unwrap();
+        assert_eq!(s.accept_draft(id, "en", "bob").unwrap(), Some(3));
+        assert_eq!(s.accept_draft(id, "en", "bob").unwrap(), None, "nothing waiting");
+        let current = s.story_detail(id).unwrap().unwrap().articles.remove(0);
+        assert_eq!((current.revision, current.edited_by.as_str()), (3, "chorus"));
+        assert!(s.story_revisions(id, "en").unwrap()[2].note.contains("published by bob"));
+        // Back to machine-written: the next rewrite is published directly.
+        rewritten.paragraphs[0][0].text = "Sixteen people died.".into();
         s.put_story_texts(id, &[rewritten]).unwrap();
-        assert_eq!(s.story_revisions(id, "en").unwrap().last().unwrap().revision, 3);
+        assert_eq!(s.story_revisions(id, "en").unwrap().last().unwrap().revision, 4);
         assert!(s.resolve_report("r1", "rejected", "changed my mind", "bob", Utc::now()).unwrap());
         assert!(!s.resolve_report("nope", "rejected", "x", "bob", Utc::now()).unwrap());
         assert_eq!(s.story_reports(id).unwrap()[0].status, "rejected");

@@ -190,6 +190,13 @@ pub async fn logout(
     Ok(res)
 }
 
+struct DraftRow {
+    story_id: StoryId,
+    lang: String,
+    title: String,
+    written: String,
+}
+
 struct QueueRow {
     report: Report,
     story_title: String,
@@ -207,6 +214,7 @@ struct QueuePage {
     csrf: String,
     status: String,
     rows: Vec<QueueRow>,
+    drafts: Vec<DraftRow>,
     notice: String,
 }
 
@@ -225,7 +233,7 @@ pub async fn queue(
         _ => "open".to_string(),
     };
     let filter = (status != "all").then(|| status.clone());
-    let reports = blocking(&state, move |s| s.reports(filter.as_deref(), 500)).await?;
+    let (reports, drafts) = blocking(&state, move |s| Ok((s.reports(filter.as_deref(), 500)?, s.drafts()?))).await?;
     let summaries = state.summaries().await?;
     let titles: HashMap<StoryId, &str> = summaries.iter().map(|s| (s.id, s.title.as_str())).collect();
     let rows = reports
@@ -236,9 +244,20 @@ pub async fn queue(
             report: r,
         })
         .collect();
+    let drafts = drafts
+        .into_iter()
+        .map(|(story_id, lang, at)| DraftRow {
+            title: titles.get(&story_id).map(|t| t.to_string()).unwrap_or_default(),
+            story_id,
+            lang,
+            written: at.format("%Y-%m-%d %H:%M").to_string(),
+        })
+        .collect();
     let notice = match q.get("done").map(String::as_str) {
         Some("rewrite") => "The story is queued for the pipeline's next run.",
         Some("resolved") => "Report updated.",
+        Some("published") => "The machine rewrite is published.",
+        Some("discarded") => "The machine rewrite is discarded; the correction stands.",
         _ => "",
     };
     Ok(render(QueuePage {
@@ -250,9 +269,100 @@ pub async fn queue(
         csrf: editor.session.csrf.clone(),
         status,
         rows,
+        drafts,
         notice: notice.into(),
     })?
     .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "editor_draft.html")]
+struct DraftPage {
+    ui: &'static Ui,
+    page_lang: String,
+    switch_path: String,
+    editions: Vec<EditionSwitch>,
+    user: String,
+    csrf: String,
+    id: StoryId,
+    lang: String,
+    revision: u32,
+    parts: Vec<crate::diff::DiffPart>,
+}
+
+/// `GET /editor/stories/{id}/draft?lang=…`: a machine rewrite of a corrected edition,
+/// as a diff from the current (corrected) text.
+pub async fn draft_review(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let editor = match require_editor(&state, &headers).await? {
+        Ok(e) => e,
+        Err(r) => return Ok(r),
+    };
+    let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
+    let lang = q.get("lang").cloned().unwrap_or_default();
+    let l = lang.clone();
+    let draft = blocking(&state, move |s| s.draft(id, &l)).await?.ok_or(WebError::NotFound)?;
+    let data = load_story(&state, id).await?;
+    let current = data.detail.articles.iter().find(|a| a.lang == lang).ok_or(WebError::NotFound)?;
+    let parts = crate::diff::word_diff(&crate::diff::diff_text(current), &crate::diff::diff_text(&draft));
+    Ok(render(DraftPage {
+        ui: &EN,
+        page_lang: "en".into(),
+        switch_path: format!("/editor/stories/{id}/draft"),
+        editions: switches(&EN),
+        user: editor.session.user.clone(),
+        csrf: editor.session.csrf.clone(),
+        id,
+        lang,
+        revision: current.revision.max(1),
+        parts,
+    })?
+    .into_response())
+}
+
+/// The draft decision form.
+#[derive(Debug, serde::Deserialize)]
+pub struct DraftForm {
+    lang: String,
+    action: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /editor/stories/{id}/draft`: publishes or discards a waiting machine rewrite.
+pub async fn draft_decide(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<DraftForm>,
+) -> Result<Response, WebError> {
+    let editor = match require_editor(&state, &headers).await? {
+        Ok(e) => e,
+        Err(r) => return Ok(r),
+    };
+    check_csrf(&editor, &f.csrf)?;
+    let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
+    let user = editor.session.user.clone();
+    let lang = f.lang.clone();
+    let done = match f.action.as_str() {
+        "publish" => {
+            blocking(&state, move |s| s.accept_draft(id, &lang, &user)).await?.ok_or(WebError::NotFound)?;
+            "published"
+        }
+        "discard" => {
+            if !blocking(&state, move |s| s.discard_draft(id, &lang)).await? {
+                return Err(WebError::NotFound);
+            }
+            "discarded"
+        }
+        _ => return Err(WebError::BadRequest("action must be publish or discard".into())),
+    };
+    state.changed();
+    Ok(Redirect::to(&format!("/editor?done={done}")).into_response())
 }
 
 /// The accept/reject form.

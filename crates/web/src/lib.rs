@@ -429,6 +429,7 @@ pub fn router(state: AppState) -> Router {
         .route("/editor/reports/{rid}", post(editor::resolve))
         .route("/editor/stories/{id}/edit", get(editor::edit_form).post(editor::publish))
         .route("/editor/stories/{id}/rewrite", post(editor::rewrite))
+        .route("/editor/stories/{id}/draft", get(editor::draft_review).post(editor::draft_decide))
         .merge(api::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_page))

@@ -418,6 +418,32 @@ async fn reader_reports_an_error_editor_corrects_it_reader_sees_revision_two() {
         )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    // New sources: the machine's rewrite does not replace the correction; it waits.
+    let mut machine =
+        app.store.story_detail(story).unwrap().unwrap().articles.into_iter().find(|a| a.lang == "de").unwrap();
+    machine.edited_by = "chorus".into();
+    machine.title = "Gipfel in Paris: neue Quellen".into();
+    app.store.put_story_texts(story, &[machine.clone()]).unwrap();
+    app.state.changed();
+    assert!(
+        app.get(&format!("/stories/{story}?lang=de"), &[]).await.body.contains(">Fassung 2</a>"),
+        "correction stands"
+    );
+    let queue = app.get("/editor", &auth).await.body;
+    assert!(
+        queue.contains("Machine rewrites waiting") && queue.contains(&format!("/editor/stories/{story}/draft?lang=de"))
+    );
+    let review = app.get(&format!("/editor/stories/{story}/draft?lang=de"), &auth).await.body;
+    assert!(review.contains("<ins>") && review.contains("Quellen"), "{review}");
+    let draft_path = format!("/editor/stories/{story}/draft");
+    let discard = app.post_form(&draft_path, &[("lang", "de"), ("action", "discard"), ("csrf", &csrf)], &auth).await;
+    assert_eq!(discard.status, StatusCode::SEE_OTHER);
+    assert!(!app.get("/editor", &auth).await.body.contains("Machine rewrites waiting"));
+    app.store.put_story_texts(story, &[machine]).unwrap();
+    let publish = app.post_form(&draft_path, &[("lang", "de"), ("action", "publish"), ("csrf", &csrf)], &auth).await;
+    assert_eq!(publish.status, StatusCode::SEE_OTHER);
+    let page = app.get(&format!("/stories/{story}?lang=de"), &[]).await.body;
+    assert!(page.contains(">Fassung 3</a>") && page.contains("neue Quellen"), "the rewrite is published");
     // Logging out ends the session.
     assert_eq!(app.post_form("/editor/logout", &[("csrf", &csrf)], &auth).await.status, StatusCode::SEE_OTHER);
     assert_eq!(app.get("/editor", &auth).await.status, StatusCode::SEE_OTHER);

@@ -71,7 +71,6 @@ struct StoryRow {
     title: String,
     title_lang: String,
     languages: String,
-    n_languages: usize,
     n_sources: usize,
     n_independent: usize,
     n_outlets: usize,
@@ -128,7 +127,6 @@ async fn render_front(state: &AppState, ui: &'static Ui, page: usize) -> Result<
                 title,
                 title_lang,
                 languages: s.languages.join(", "),
-                n_languages: s.languages.len(),
                 n_sources: s.n_sources,
                 n_independent: s.n_independent,
                 n_outlets: s.n_outlets,
@@ -514,7 +512,8 @@ pub async fn story_page(
         })
         .await?;
     let views = count_view(&state, id, &client).await?;
-    let page = html.replacen(VIEWS_SLOT, &format!("<span class=\"views\">{views}</span>"), 1);
+    let word = if views == 1 { ui.view_one } else { ui.views };
+    let page = html.replacen(VIEWS_SLOT, &format!("<span class=\"views\">{views}</span> {word}"), 1);
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 

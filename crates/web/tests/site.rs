@@ -240,7 +240,7 @@ async fn story_page_shows_provenance_coverage_and_grouped_sources() {
     assert!(h.contains("Tagesschau &#60;b&#62;") || h.contains("Tagesschau &lt;b&gt;"), "outlet name escaped");
     assert!(h.contains("Chronik") && h.contains("Storm in Lyon"), "timeline with the follow-up");
     assert!(h.contains("Haben Sie einen Fehler gefunden?") && h.contains("name=\"token\""));
-    assert!(h.contains("<span class=\"views\">1</span>"), "first view counted");
+    assert!(h.contains("<span class=\"views\">1</span> Ansicht<"), "first view counted, singular");
     let csp = r.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
     assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline") && !csp.contains("script-src"));
     // No German? An Italian reader gets the Italian interface around the best edition.

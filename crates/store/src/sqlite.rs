@@ -295,12 +295,8 @@ impl Store for SqliteStore {
                 if !corrected_from.is_some_and(|m| crate::sqlite_site::same_text(&m, t)) {
                     crate::sqlite_site::put_draft(&tx, t)?;
                 }
-                let json = serde_json::to_string(&current.article)
-                    .map_err(|source| StoreError::Json { what: format!("story {story}"), source })?;
-                tx.execute(
-                    "INSERT INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
-                    params![story, t.lang, fmt_time(&current.article.written_at), json],
-                )?;
+                let json = crate::sqlite_site::to_json(&current.article)?;
+                crate::sqlite_site::put_current_text(&tx, &current.article, &json)?;
                 continue;
             }
             // A text that reads as before keeps its revision number; a changed one becomes
@@ -314,12 +310,7 @@ impl Store for SqliteStore {
             if changed {
                 crate::sqlite_site::append_revision(&tx, &t, &t.edited_by, note, None, false)?;
             } else {
-                let json = serde_json::to_string(&t)
-                    .map_err(|source| StoreError::Json { what: format!("story {story}"), source })?;
-                tx.execute(
-                    "INSERT INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
-                    params![story, t.lang, fmt_time(&t.written_at), json],
-                )?;
+                crate::sqlite_site::put_current_text(&tx, &t, &crate::sqlite_site::to_json(&t)?)?;
             }
         }
         tx.execute("UPDATE stories SET dirty = 0 WHERE id = ?1", [story])?;

@@ -15,7 +15,7 @@ pub(crate) fn same_text(a: &StoryArticle, b: &StoryArticle) -> bool {
     a.title == b.title && words(a) == words(b)
 }
 
-fn to_json(a: &StoryArticle) -> Result<String> {
+pub(crate) fn to_json(a: &StoryArticle) -> Result<String> {
     serde_json::to_string(a).map_err(|source| StoreError::Json { what: format!("story {}", a.story_id), source })
 }
 
@@ -97,6 +97,11 @@ pub(crate) fn append_revision(
             by_editor
         ],
     )?;
+    put_current_text(tx, article, &json)
+}
+
+/// Makes `article` (serialised as `json`) the current text of its edition.
+pub(crate) fn put_current_text(tx: &Transaction<'_>, article: &StoryArticle, json: &str) -> Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO story_texts (story_id, lang, written_at, article) VALUES (?1, ?2, ?3, ?4)",
         params![article.story_id, article.lang, fmt_time(&article.written_at), json],

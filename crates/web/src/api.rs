@@ -1,7 +1,9 @@
 //! The JSON API: everything the pages show, described by an OpenAPI document at
 //! `/api/openapi.json` (generated from the same types the handlers return).
 
-use crate::reader::{CoverageBreakdown, choose_edition, coverage_breakdown, load_story, run_search, store_report};
+use crate::reader::{
+    CoverageBreakdown, choose_edition, coverage_breakdown, independent_reports, load_story, run_search, store_report,
+};
 use crate::{AppState, Client, WebError, blocking};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -153,11 +155,8 @@ async fn story(State(state): State<AppState>, Path(id): Path<String>) -> ApiResu
         Some(n) => n,
         None => blocking(&state, move |s| s.story_views(id)).await?,
     };
-    let independent = choose_edition(&data.detail.articles, &data.detail.summary, &[])
-        .map(|a| a.coverage.independent)
-        .filter(|&n| n > 0)
-        .unwrap_or(data.detail.summary.n_independent)
-        .min(data.detail.sources.len());
+    let edition = choose_edition(&data.detail.articles, &data.detail.summary, &[]);
+    let independent = independent_reports(&data.detail, edition);
     let coverage = coverage_breakdown(&data.detail, independent, &data.registry);
     Ok(Json(StoryPageJson {
         related: data.related.iter().map(|&(id, similarity)| RelatedStory { id, similarity }).collect(),

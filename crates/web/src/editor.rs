@@ -38,7 +38,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A logged-in editor.
-pub(crate) struct Editor {
+pub struct Editor {
     session: Session,
     token_hash: String,
 }
@@ -52,11 +52,17 @@ pub(crate) async fn current_editor(state: &AppState, headers: &HeaderMap) -> Res
     Ok(session.map(|session| Editor { session, token_hash }))
 }
 
-async fn require_editor(state: &AppState, headers: &HeaderMap) -> Result<Result<Editor, Response>, WebError> {
-    Ok(match current_editor(state, headers).await? {
-        Some(e) => Ok(e),
-        None => Err(Redirect::to("/editor/login").into_response()),
-    })
+/// The editor pages take an [`Editor`]: without a session they redirect to the login.
+impl axum::extract::FromRequestParts<AppState> for Editor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        match current_editor(state, &parts.headers).await {
+            Ok(Some(e)) => Ok(e),
+            Ok(None) => Err(Redirect::to("/editor/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
 }
 
 fn check_csrf(editor: &Editor, token: &str) -> Result<(), WebError> {
@@ -172,13 +178,9 @@ pub struct CsrfForm {
 /// `POST /editor/logout`.
 pub async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    editor: Editor,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    let editor = match require_editor(&state, &headers).await? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
     check_csrf(&editor, &f.csrf)?;
     let th = editor.token_hash.clone();
     blocking(&state, move |s| s.delete_session(&th, Utc::now())).await?;
@@ -221,13 +223,9 @@ struct QueuePage {
 /// `GET /editor?status=open|accepted|rejected|all`: the report queue.
 pub async fn queue(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    editor: Editor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let editor = match require_editor(&state, &headers).await? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
     let status = match q.get("status").map(String::as_str) {
         Some(s @ ("open" | "accepted" | "rejected" | "all")) => s.to_string(),
         _ => "open".to_string(),
@@ -295,13 +293,9 @@ struct DraftPage {
 pub async fn draft_review(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    editor: Editor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let editor = match require_editor(&state, &headers).await? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
     let lang = q.get("lang").cloned().unwrap_or_default();
     let l = lang.clone();
@@ -337,13 +331,9 @@ pub struct DraftForm {
 pub async fn draft_decide(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    editor: Editor,
     Form(f): Form<DraftForm>,
 ) -> Result<Response, WebError> {
-    let editor = match require_editor(&state, &headers).await? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
     check_csrf(&editor, &f.csrf)?;
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
     let user = editor.session.user.clone();
@@ -378,13 +368,9 @@ pub struct ResolveForm {
 pub async fn resolve(
     State(state): State<AppState>,
     Path(rid): Path<String>,
-    headers: HeaderMap,
+    editor: Editor,
     Form(f): Form<ResolveForm>,
 ) -> Result<Response, WebError> {
-    let editor = match require_editor(&state, &headers).await? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
     check_csrf(&editor, &f.csrf)?;
     if !matches!(f.status.as_str(), "accepted" | "rejected" | "open") {
         return Err(WebError::BadRequest("status must be accepted, rejected or open".into()));
@@ -493,13 +479,9 @@ pub fn apply_edit(old: &StoryArticle, title: &str, body: &str, editor: &str) -> 
 pub async fn edit_form(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    editor: Editor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let editor = match require_editor(&state, &headers).await? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
     let data = load_story(&state, id).await?;
     let wanted: Vec<String> = q.get("lang").into_iter().cloned().collect();
@@ -546,13 +528,9 @@ pub struct PublishForm {
 pub async fn publish(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    editor: Editor,
     Form(f): Form<PublishForm>,
 ) -> Result<Response, WebError> {
-    let editor = match require_editor(&state, &headers).await? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
     check_csrf(&editor, &f.csrf)?;
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
     let note = f.note.trim().to_string();
@@ -591,13 +569,9 @@ pub async fn publish(
 pub async fn rewrite(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    editor: Editor,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    let editor = match require_editor(&state, &headers).await? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
     check_csrf(&editor, &f.csrf)?;
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
     if !blocking(&state, move |s| s.mark_dirty(id)).await? {

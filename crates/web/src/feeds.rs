@@ -15,16 +15,12 @@ use std::collections::HashMap;
 /// Entries in an edition feed.
 pub const FEED_ENTRIES: usize = 50;
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// An article as sanitised HTML: its paragraphs, then the number of sources.
 pub fn article_html(a: &StoryArticle) -> String {
     let mut html = String::new();
     for p in &a.paragraphs {
         html.push_str("<p>");
-        html.push_str(&escape(&p.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")));
+        html.push_str(&ammonia::clean_text(&p.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")));
         html.push_str("</p>");
     }
     ammonia::Builder::default().tags(["p"].into_iter().collect()).clean(&html).to_string()

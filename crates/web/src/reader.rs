@@ -254,6 +254,16 @@ fn counted(it: impl Iterator<Item = String>) -> Vec<(String, usize)> {
     v
 }
 
+/// Independent reports behind a story: synthesis' count for the edition (it also folds
+/// translations of one report), else the store's, never more than the sources.
+pub fn independent_reports(detail: &StoryDetail, edition: Option<&StoryArticle>) -> usize {
+    edition
+        .map(|a| a.coverage.independent)
+        .filter(|&n| n > 0)
+        .unwrap_or(detail.summary.n_independent)
+        .min(detail.sources.len())
+}
+
 /// The coverage breakdown of a story from its sources and the outlet registry.
 pub fn coverage_breakdown(detail: &StoryDetail, independent: usize, registry: &[Outlet]) -> CoverageBreakdown {
     let by_name: HashMap<&str, &Outlet> = registry.iter().map(|o| (o.name.as_str(), o)).collect();
@@ -390,9 +400,7 @@ fn story_view(
                 .collect()
         })
         .unwrap_or_default();
-    // Synthesis also recognises translations of one report; its count is the finer one.
-    let independent =
-        chosen.map(|a| a.coverage.independent).filter(|&n| n > 0).unwrap_or(summary.n_independent).min(sources.len());
+    let independent = independent_reports(&data.detail, chosen);
     let coverage = coverage_breakdown(&data.detail, independent, &data.registry);
     let registry: HashMap<&str, &Outlet> = data.registry.iter().map(|o| (o.name.as_str(), o)).collect();
     let mut outlets: Vec<OutletGroup> = Vec::new();

@@ -139,6 +139,23 @@ pub struct SynthSentence {
     pub edited: bool,
 }
 
+impl SynthSentence {
+    /// A sentence with no sources and no marks (an editor's addition; tests).
+    pub fn unsourced(text: &str, lang: &str) -> SynthSentence {
+        SynthSentence {
+            text: text.into(),
+            lang: lang.into(),
+            n_independent: 0,
+            sources: Vec::new(),
+            claim: None,
+            disputed: false,
+            generated: false,
+            claims: Vec::new(),
+            edited: false,
+        }
+    }
+}
+
 /// A statement made by one or more sources: their sentences that say the same thing, in
 /// any language, agreeing on the numbers they give.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -399,17 +399,7 @@ mod tests {
         }])
         .unwrap();
         let id = s.assign(1, &[("a".into(), Err(0))]).unwrap()[0];
-        let sentence = |t: &str| SynthSentence {
-            text: t.into(),
-            lang: "en".into(),
-            n_independent: 1,
-            sources: vec![],
-            claim: None,
-            disputed: false,
-            generated: false,
-            claims: vec![],
-            edited: false,
-        };
+        let sentence = |t: &str| SynthSentence::unsourced(t, "en");
         let text = StoryArticle {
             story_id: id,
             lang: "en".into(),

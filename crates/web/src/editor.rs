@@ -448,17 +448,7 @@ pub fn apply_edit(old: &StoryArticle, title: &str, body: &str, editor: &str) -> 
                         Some((s, overlap)) if overlap >= 0.5 => {
                             SynthSentence { text: line.to_string(), generated: false, edited: true, ..(*s).clone() }
                         }
-                        _ => SynthSentence {
-                            text: line.to_string(),
-                            lang: old.lang.clone(),
-                            n_independent: 0,
-                            sources: Vec::new(),
-                            claim: None,
-                            disputed: false,
-                            generated: false,
-                            claims: Vec::new(),
-                            edited: true,
-                        },
+                        _ => SynthSentence { edited: true, ..SynthSentence::unsourced(line, &old.lang) },
                     }
                 })
                 .collect::<Vec<_>>()

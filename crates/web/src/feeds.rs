@@ -147,17 +147,7 @@ mod tests {
 
     #[test]
     fn entry_html_is_escaped_and_sanitised() {
-        let s = |t: &str| chorus_core::SynthSentence {
-            text: t.into(),
-            lang: "en".into(),
-            n_independent: 1,
-            sources: vec![],
-            claim: None,
-            disputed: false,
-            generated: false,
-            claims: vec![],
-            edited: false,
-        };
+        let s = |t: &str| chorus_core::SynthSentence::unsourced(t, "en");
         let a = StoryArticle {
             story_id: 1,
             lang: "en".into(),

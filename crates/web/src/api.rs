@@ -151,10 +151,7 @@ async fn stories(State(state): State<AppState>) -> ApiResult<Vec<StorySummary>> 
 async fn story(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StoryPageJson> {
     let id = story_id(&id)?;
     let data = load_story(&state, id).await?;
-    let views = match state.views.cached(id) {
-        Some(n) => n,
-        None => blocking(&state, move |s| s.story_views(id)).await?,
-    };
+    let views = crate::reader::view_total(&state, id).await?;
     let edition = choose_edition(&data.detail.articles, &data.detail.summary, &[]);
     let independent = independent_reports(&data.detail, edition);
     let coverage = coverage_breakdown(&data.detail, independent, &data.registry);
@@ -167,9 +164,9 @@ async fn story(State(state): State<AppState>, Path(id): Path<String>) -> ApiResu
 }
 
 async fn edition_of(state: &AppState, id: StoryId, lang: Option<String>) -> Result<String, ApiFailure> {
-    let data = load_story(state, id).await?;
+    let detail = crate::reader::load_detail(state, id).await?;
     let wanted: Vec<String> = lang.into_iter().collect();
-    Ok(choose_edition(&data.detail.articles, &data.detail.summary, &wanted).ok_or(WebError::NotFound)?.lang.clone())
+    Ok(choose_edition(&detail.articles, &detail.summary, &wanted).ok_or(WebError::NotFound)?.lang.clone())
 }
 
 /// The revision history of a story's edition.

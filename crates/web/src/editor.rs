@@ -7,7 +7,7 @@
 //! Failed logins are limited per address and per user name.
 
 use crate::i18n::{EN, Ui};
-use crate::reader::{EditionSwitch, choose_edition, load_story, switches};
+use crate::reader::{EditionSwitch, choose_edition, load_detail, switches};
 use crate::security::{hash_password, random_token, same, sha256_hex, verify_password};
 use crate::{AppState, Client, WebError, blocking, render};
 use askama::Template;
@@ -300,8 +300,8 @@ pub async fn draft_review(
     let lang = q.get("lang").cloned().unwrap_or_default();
     let l = lang.clone();
     let draft = blocking(&state, move |s| s.draft(id, &l)).await?.ok_or(WebError::NotFound)?;
-    let data = load_story(&state, id).await?;
-    let current = data.detail.articles.iter().find(|a| a.lang == lang).ok_or(WebError::NotFound)?;
+    let detail = load_detail(&state, id).await?;
+    let current = detail.articles.iter().find(|a| a.lang == lang).ok_or(WebError::NotFound)?;
     let parts = crate::diff::word_diff(&crate::diff::diff_text(current), &crate::diff::diff_text(&draft));
     Ok(render(DraftPage {
         ui: &EN,
@@ -473,9 +473,9 @@ pub async fn edit_form(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
-    let data = load_story(&state, id).await?;
+    let detail = load_detail(&state, id).await?;
     let wanted: Vec<String> = q.get("lang").into_iter().cloned().collect();
-    let a = choose_edition(&data.detail.articles, &data.detail.summary, &wanted).ok_or(WebError::NotFound)?;
+    let a = choose_edition(&detail.articles, &detail.summary, &wanted).ok_or(WebError::NotFound)?;
     let report = q.get("report").cloned().unwrap_or_default();
     let r = report.clone();
     let report_body = if report.is_empty() {
@@ -530,9 +530,8 @@ pub async fn publish(
     if f.title.trim().is_empty() || f.body.trim().is_empty() {
         return Err(WebError::BadRequest("the headline and the text may not be empty".into()));
     }
-    let data = load_story(&state, id).await?;
-    let old = data
-        .detail
+    let detail = load_detail(&state, id).await?;
+    let old = detail
         .articles
         .iter()
         .find(|a| a.lang == f.lang)
@@ -550,9 +549,8 @@ pub async fn publish(
     tracing::info!(story = id, lang = %f.lang, revision = n, user = %editor.session.user, "revision published");
     state.changed();
     crate::metrics::SiteCounters::bump(&state.counters.revisions);
-    let mut res = StatusCode::SEE_OTHER.into_response();
-    res.headers_mut().insert(header::LOCATION, crate::reader::story_location(id, &f.lang));
-    Ok(res)
+    // `f.lang` is the language of a stored edition (checked above), so a valid header value.
+    Ok(Redirect::to(&format!("/stories/{id}?lang={}", f.lang)).into_response())
 }
 
 /// `POST /editor/stories/{id}/rewrite`: marks the story for the pipeline's next run.

@@ -38,16 +38,24 @@ fn feed_response(feed: Feed) -> Response {
     ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], feed.to_string()).into_response()
 }
 
-/// `GET /feeds/{lang}.atom`: the edition's stories, most recently updated first.
+/// `GET /feeds/{lang}.atom`: the edition's stories, most recently updated first (cached
+/// like the pages: feed readers poll it often and it reads 50 stories).
 pub async fn edition_feed(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, WebError> {
     let lang = file.strip_suffix(".atom").filter(|l| i18n::has_edition(l)).ok_or(WebError::NotFound)?.to_string();
+    let key = format!("feed:{lang}");
+    let xml = state.cached_page(key, move |state| async move { render_edition_feed(&state, &lang).await }).await?;
+    Ok(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml.to_string()).into_response())
+}
+
+async fn render_edition_feed(state: &AppState, lang: &str) -> Result<std::sync::Arc<str>, WebError> {
+    let lang = lang.to_string();
     let ui = i18n::ui(&lang);
     let summaries = state.summaries().await?;
     let mut with_edition: Vec<_> = summaries.iter().filter(|s| s.titles.contains_key(&lang)).collect();
     with_edition.sort_by(|a, b| b.updated.cmp(&a.updated).then(b.id.cmp(&a.id)));
     let ids: Vec<StoryId> = with_edition.iter().take(FEED_ENTRIES).map(|s| s.id).collect();
     let l = lang.clone();
-    let articles: Vec<StoryArticle> = blocking(&state, move |s| {
+    let articles: Vec<StoryArticle> = blocking(state, move |s| {
         let mut out = Vec::new();
         for id in ids {
             if let Some(d) = s.story_detail(id)? {
@@ -75,7 +83,7 @@ pub async fn edition_feed(State(state): State<AppState>, Path(file): Path<String
             ..Default::default()
         })
         .collect();
-    Ok(feed_response(Feed {
+    Ok(Feed {
         id: format!("urn:chorus:edition:{lang}"),
         title: Text::plain(format!("chorus — {}", ui.stories)),
         subtitle: Some(Text::plain(ui.tagline)),
@@ -84,7 +92,9 @@ pub async fn edition_feed(State(state): State<AppState>, Path(file): Path<String
         links: vec![link(state.config.link(&format!("/?lang={lang}")), "alternate")],
         entries,
         ..Default::default()
-    }))
+    }
+    .to_string()
+    .into())
 }
 
 /// `GET /stories/{id}/feed.atom?lang=…`: a story's revisions, newest first.

@@ -485,7 +485,7 @@ pub async fn refresh_index(
     index: &Arc<SearchIndex>,
     indexed: &mut std::collections::HashMap<StoryId, Option<chrono::DateTime<chrono::Utc>>>,
 ) -> Result<usize, WebError> {
-    let summaries = blocking(state, |s| s.story_summaries()).await?;
+    let summaries = state.summaries().await?;
     let changed: Vec<StoryId> =
         summaries.iter().filter(|s| indexed.get(&s.id) != Some(&s.updated)).map(|s| s.id).collect();
     let live: std::collections::HashSet<StoryId> = summaries.iter().map(|s| s.id).collect();

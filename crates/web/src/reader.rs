@@ -8,7 +8,7 @@ use crate::{
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chorus_core::{Outlet, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chorus_store::{NewReport, REPORT_KINDS, Report, RevisionInfo};
@@ -322,6 +322,11 @@ pub(crate) struct StoryData {
     pub related: Vec<(StoryId, f32)>,
 }
 
+/// A story's summary, sources and written articles (without what only its page shows).
+pub(crate) async fn load_detail(state: &AppState, id: StoryId) -> Result<StoryDetail, WebError> {
+    blocking(state, move |s| s.story_detail(id)).await?.ok_or(WebError::NotFound)
+}
+
 pub(crate) async fn load_story(state: &AppState, id: StoryId) -> Result<StoryData, WebError> {
     blocking(state, move |s| {
         let Some(detail) = s.story_detail(id)? else { return Ok(None) };
@@ -525,16 +530,19 @@ pub async fn story_page(
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 
+/// A story's views, from memory once read from the store.
+pub(crate) async fn view_total(state: &AppState, id: StoryId) -> Result<u64, WebError> {
+    if let Some(n) = state.views.cached(id) {
+        return Ok(n);
+    }
+    let n = blocking(state, move |s| s.story_views(id)).await?;
+    state.views.set(id, n);
+    Ok(n)
+}
+
 /// Counts this request as a view when it is one, and returns the story's views.
 pub(crate) async fn count_view(state: &AppState, id: StoryId, client: &Client) -> Result<u64, WebError> {
-    let total = match state.views.cached(id) {
-        Some(n) => n,
-        None => {
-            let n = blocking(state, move |s| s.story_views(id)).await?;
-            state.views.set(id, n);
-            n
-        }
-    };
+    let total = view_total(state, id).await?;
     if is_bot(Some(&client.user_agent), client.prefetch) {
         return Ok(total);
     }
@@ -547,9 +555,8 @@ pub(crate) async fn count_view(state: &AppState, id: StoryId, client: &Client) -
         return Ok(total);
     }
     crate::metrics::SiteCounters::bump(&state.counters.views);
-    let n = blocking(state, move |s| s.story_views(id)).await?;
-    state.views.set(id, n);
-    Ok(n)
+    state.views.set(id, total + 1);
+    Ok(total + 1)
 }
 
 // ---------------------------------------------------------------- reports
@@ -740,8 +747,8 @@ struct RevisionsPage {
 /// The edition a revision page is about: `?lang=` when the story has it, else the
 /// reader's first language it has, else its first.
 async fn revision_edition(state: &AppState, id: StoryId, preferred: Vec<String>) -> Result<(String, String), WebError> {
-    let data = load_story(state, id).await?;
-    let a = choose_edition(&data.detail.articles, &data.detail.summary, &preferred).ok_or(WebError::NotFound)?;
+    let detail = load_detail(state, id).await?;
+    let a = choose_edition(&detail.articles, &detail.summary, &preferred).ok_or(WebError::NotFound)?;
     Ok((a.lang.clone(), a.title.clone()))
 }
 
@@ -915,9 +922,4 @@ pub async fn search_page(
             .collect(),
         query,
     })
-}
-
-/// Header value for a redirect back to the story (used by the editor pages).
-pub(crate) fn story_location(id: StoryId, lang: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("/stories/{id}?lang={lang}")).unwrap_or(HeaderValue::from_static("/"))
 }

@@ -1,5 +1,5 @@
 // Browser end-to-end test of the chorus site, run by crates/chorus/tests/browser.rs:
-//   node e2e/reader_editor.mjs BASE_URL STORY_ID EDITOR PASSWORD SCREENSHOT_DIR
+//   node e2e/reader_editor.mjs BASE_URL STORY_ID EDITOR PASSWORD SCREENSHOT_DIR [FOREIGN_STORY_ID]
 // Debian's chromium (/usr/bin/chromium, or $CHROMIUM) driven by playwright-core, with
 // JavaScript switched off in the pages: the site must work without it.
 // A reader opens a story, expands a citation and files a report; an editor logs in,
@@ -8,7 +8,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
-const [base, storyId, editor, password, shots] = process.argv.slice(2);
+const [base, storyId, editor, password, shots, foreignId] = process.argv.slice(2);
 if (!shots) {
   console.error('usage: node reader_editor.mjs BASE_URL STORY_ID EDITOR PASSWORD SCREENSHOT_DIR');
   process.exit(2);
@@ -160,6 +160,30 @@ try {
   expect(/accepté/.test(await page.locator('.status').innerText()), 'the report is accepted');
   expect(await page.locator('a.revision-link').count() === 1, 'the report links to the revision');
   await page.screenshot({ path: `${shots}/7-report-accepted.png` });
+
+  // ---------------------------------------------------------------- a German reader
+  const german = await browser.newContext({ javaScriptEnabled: false, locale: 'de-DE', userAgent: FIREFOX_LIKE,
+    viewport: { width: 1200, height: 900 } });
+  const de = await german.newPage();
+  if (foreignId) {
+    await de.goto(`${base}/stories/${foreignId}`);
+    expect(await de.locator('p.notice').count() === 1, 'a story without German sources shows the notice');
+    const bodyLang = await de.locator('div.body').getAttribute('lang');
+    const langs = await de.locator('div.body .sentence').evaluateAll((els) => els.map((e) => e.getAttribute('lang')));
+    expect(langs.length >= 1 && langs.every((l) => l === bodyLang),
+      `one language in the article (${bodyLang}: ${langs.join(',')})`);
+    await de.screenshot({ path: `${shots}/9-german-reader-notice.png`, fullPage: false });
+  }
+  await de.goto(`${base}/stories/${storyId}`);
+  expect(await de.locator('p.notice').count() === 0, 'the model-written German edition is shown, no notice');
+  expect(await de.locator('div.body').getAttribute('lang') === 'de', 'German edition');
+  expect(await de.locator('.label.generated').count() >= 1, 'generated sentences are marked');
+  const deCite = de.locator('details.cite').first();
+  await deCite.locator('summary').click();
+  const mt = deCite.locator('.machine-translated').first();
+  expect(await mt.isVisible(), 'the citation shows the model\'s translation of the original');
+  expect(/maschinell übersetzt/.test(await mt.innerText()), 'labelled as machine-translated');
+  await de.screenshot({ path: `${shots}/10-german-machine-translated.png`, fullPage: false });
 
   // A phone-sized screen.
   const phone = await browser.newContext({ javaScriptEnabled: false, locale: 'de-DE', userAgent: FIREFOX_LIKE,

@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "LLM_CACHE_DIR",
     "LLM_PRICE_PROMPT",
     "LLM_PRICE_COMPLETION",
+    "EDITIONS",
     "LOG",
     "SECURE_COOKIES",
     "TRUST_FORWARDED",

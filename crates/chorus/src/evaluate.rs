@@ -174,6 +174,7 @@ fn supported(
         let drafted = chorus_synth::llm::Drafted {
             text: sentence.text.clone(),
             cited: sentence.claims.iter().map(|c| c + 1).collect(),
+            translated_quote: sentence.translated_quote,
         };
         return chorus_synth::llm::verify(&drafted, article, None, &Default::default()).is_ok();
     }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod config;
 pub mod config_file;
 pub mod demo;
+pub mod eval_articles;
 pub mod evaluate;
 pub mod live;
 pub mod llm;

@@ -54,6 +54,8 @@ pub struct LlmConfig {
     pub prices: Prices,
     /// Prompting and verification.
     pub write: LlmWriteConfig,
+    /// Editions the model writes for every story, also where no source is in the language.
+    pub editions: Vec<String>,
 }
 
 impl Default for LlmConfig {
@@ -71,6 +73,7 @@ impl Default for LlmConfig {
             cache_dir: Some(chorus_embed::fetch::default_cache_dir().join("llm-responses")),
             prices: Prices::default(),
             write: LlmWriteConfig::default(),
+            editions: ["en", "de", "fr", "es", "it"].map(String::from).to_vec(),
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct LlmStage {
     pub usage: Arc<Usage>,
     /// Prompting and verification.
     pub write: LlmWriteConfig,
+    /// Editions written for every story (see [`LlmConfig::editions`]).
+    pub editions: Vec<String>,
 }
 
 /// Builds the configured stage; `None` for the `none` backend.
@@ -105,7 +110,7 @@ pub fn build(config: &LlmConfig) -> Result<Option<LlmStage>> {
     let usage = Arc::new(Usage::default());
     let model = Box::new(Metered::new(model, usage.clone(), config.prices));
     tracing::info!(model = %model.id(), "LLM stage on: each generated sentence is verified against its claims");
-    Ok(Some(LlmStage { model, usage, write: config.write }))
+    Ok(Some(LlmStage { model, usage, write: config.write, editions: config.editions.clone() }))
 }
 
 /// Where the pinned test model is cached.

@@ -107,6 +107,11 @@ struct LlmArgs {
     /// Price per million generated tokens, for the cost report.
     #[arg(long = "llm-price-completion", env = "CHORUS_LLM_PRICE_COMPLETION", default_value_t = 0.0)]
     price_completion: f64,
+    /// Editions the model writes for every story, comma-separated, also in languages no
+    /// source is in (the model writes them from the claims in whatever languages they came
+    /// in). Without a model, editions are the languages of the sources.
+    #[arg(long = "editions", env = "CHORUS_EDITIONS", default_value = "en,de,fr,es,it", value_delimiter = ',')]
+    editions: Vec<String>,
 }
 
 impl LlmArgs {
@@ -127,6 +132,17 @@ impl LlmArgs {
         }
         c.prices =
             chorus_llm::Prices { per_million_prompt: self.price_prompt, per_million_completion: self.price_completion };
+        c.editions = self
+            .editions
+            .iter()
+            .filter_map(|l| match chorus_text::lang::normalize_code(l) {
+                chorus_text::lang::LangCode::Known(code) => Some(code),
+                chorus_text::lang::LangCode::Invalid => {
+                    tracing::warn!(edition = %l, "--editions: not a language code; ignored");
+                    None
+                }
+            })
+            .collect();
     }
 }
 
@@ -398,6 +414,34 @@ enum EvalCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Read every written edition of a data folder and print how the articles read:
+    /// redundant sentence pairs, share of sentences in the edition's language, cut-off
+    /// headlines, words by independent reports, disagreements per story.
+    Articles {
+        /// Data folder (holding chorus.db), e.g. the demo's.
+        #[arg(long, env = "CHORUS_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Print one JSON object: {"editions","redundant_pairs","edition_language_share",…}.
+        #[arg(long)]
+        json: bool,
+        /// Write every edition (headline, paragraphs, redundant pairs, disagreements) as
+        /// JSONL to this file, for reading.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Inference threads (for sentences not yet embedded).
+        #[arg(long, env = "CHORUS_THREADS", default_value_t = default_threads())]
+        threads: usize,
+    },
+    /// Calibrate the cross-lingual threshold: cosines of Global Voices sentences and their
+    /// translations against same-topic sentences that are not translations.
+    Translations {
+        /// JSONL of Global Voices posts (ids `gv-LANG-TOPIC-DATE-N`), e.g. data/demo/global-voices.jsonl.
+        #[arg(long)]
+        input: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write an article per story with the product's synthesiser and print ROUGE-1/2/L F1
     /// against the references, the share of sentences traced to their sources, mean
     /// length and speed.
@@ -555,7 +599,11 @@ fn main() {
         | Command::Ingest { common, .. }
         | Command::Serve { common, .. }
         | Command::Run { common, .. } => Some(common.threads),
-        Command::Eval(EvalCommand::Cluster { threads, .. } | EvalCommand::Synth { threads, .. })
+        Command::Eval(
+            EvalCommand::Cluster { threads, .. }
+            | EvalCommand::Synth { threads, .. }
+            | EvalCommand::Articles { threads, .. },
+        )
         | Command::Bench(BenchCommand::Cluster { threads, .. }) => Some(*threads),
         _ => None,
     };
@@ -719,6 +767,96 @@ fn run(cli: Cli) -> Result<i32> {
                     scores.precision, scores.recall, scores.f1
                 );
                 println!("{:.1} pages/s (1 thread); {} failed", scores.pages_per_s, scores.failures.len());
+            }
+            Ok(0)
+        }
+        Command::Eval(EvalCommand::Articles { data_dir, json, out, threads }) => {
+            let mut config = Config::with_data_dir(data_dir.clone());
+            config.threads = threads.max(1);
+            let path = config.database_path();
+            if !path.exists() {
+                anyhow::bail!("no chorus database at {} (run `chorus demo --data-dir DIR` first)", path.display());
+            }
+            let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            let model_dir = fetch_model(&config.model_dir)?;
+            let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
+            let mut writer = match &out {
+                Some(p) => Some(std::io::BufWriter::new(
+                    std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+                )),
+                None => None,
+            };
+            let mut write_error: Option<std::io::Error> = None;
+            let scores = chorus::eval_articles::articles(&store, &embedder, &config.synth, |e| {
+                if let (Some(w), None) = (writer.as_mut(), write_error.as_ref()) {
+                    let line = serde_json::to_string(e).unwrap_or_default();
+                    if let Err(err) = writeln!(w, "{line}") {
+                        write_error = Some(err);
+                    }
+                }
+            })?;
+            if let Some(e) = write_error {
+                anyhow::bail!("writing {}: {e}", out.as_deref().unwrap_or(std::path::Path::new("-")).display());
+            }
+            if let Some(mut w) = writer {
+                w.flush().context("writing the editions")?;
+            }
+            if json {
+                println!("{}", serde_json::to_string(&scores)?);
+            } else {
+                println!(
+                    "{}: {} stories, {} editions, {} sentences",
+                    data_dir.display(),
+                    scores.stories,
+                    scores.editions,
+                    scores.sentences
+                );
+                println!("redundant sentence pairs: {}", scores.redundant_pairs);
+                println!(
+                    "sentences in the edition's language: {:.1} % ({} editions mix languages)",
+                    scores.edition_language_share * 100.0,
+                    scores.mixed_language_editions
+                );
+                println!("headlines cut off: {}", scores.truncated_headlines);
+                for (b, w) in &scores.mean_words_by_independent {
+                    let n = scores.editions_by_independent.get(b).copied().unwrap_or(0);
+                    println!("independent reports {b}: {w:.1} words on average ({n} editions)");
+                }
+                println!("disagreements per story: {:.2}", scores.disagreements_per_story);
+            }
+            Ok(0)
+        }
+        Command::Eval(EvalCommand::Translations { input, json }) => {
+            let text = std::fs::read_to_string(&input).with_context(|| format!("reading {}", input.display()))?;
+            let mut articles = Vec::new();
+            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                let a: chorus_core::Article = serde_json::from_str::<serde_json::Value>(line)
+                    .ok()
+                    .and_then(|mut v| {
+                        v["lang_detected"] = serde_json::Value::Bool(false);
+                        serde_json::from_value(v).ok()
+                    })
+                    .with_context(|| format!("{}:{}: not an article", input.display(), n + 1))?;
+                articles.push(a);
+            }
+            let config = Config::with_data_dir(std::env::temp_dir());
+            let model_dir = fetch_model(&config.model_dir)?;
+            let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
+            let store = SqliteStore::open_in_memory()?;
+            let c = chorus::eval_articles::translation_calibration(&articles, &store, &embedder)?;
+            if json {
+                println!("{}", serde_json::to_string(&c)?);
+            } else {
+                println!(
+                    "{} translation pairs: {} aligned sentences; {} negatives",
+                    c.translation_pairs, c.positives, c.negatives
+                );
+                println!("translations: {:?}", c.positive_percentiles);
+                println!("non-translations (best match): {:?}", c.negative_percentiles);
+                println!("threshold  translations kept  non-translations passing");
+                for (t, p, n) in &c.thresholds {
+                    println!("{t:.2}       {:.1} %             {:.1} %", p * 100.0, n * 100.0);
+                }
             }
             Ok(0)
         }

@@ -400,13 +400,29 @@ pub fn synthesize_dirty(
         let cands = chorus_synth::candidates(&sources, config);
         let (vectors, fresh) = candidate_vectors(store, embedder, &sources, &cands)?;
         report.sentences_embedded += fresh;
-        let mut texts: Vec<StoryArticle> = chorus_synth::editions(&sources)
-            .iter()
-            .map(|lang| chorus_synth::write(*story, &sources, &cands, vectors.as_deref(), lang, config, now))
-            .collect();
+        // Claims, reports and figures once per story; then each edition from them.
+        let analysis = chorus_synth::StoryAnalysis::new(&sources, &cands, vectors.as_deref(), config);
+        let mut texts: Vec<StoryArticle> =
+            chorus_synth::editions(&sources).iter().map(|lang| analysis.edition(*story, lang, config, now)).collect();
         if let Some(stage) = llm {
             for text in &mut texts {
                 *text = rewrite_with_llm(store, embedder, stage, text, &mut report);
+            }
+            // Configured editions no source is in: the model writes them from the claims in
+            // whatever languages they came in; kept only when it wrote verified text (an
+            // extractive fallback would mix languages).
+            for lang in stage.editions.iter().filter(|l| !analysis.has_edition(l)) {
+                let brief = analysis.brief(*story, lang, config, now);
+                let written = rewrite_with_llm(store, embedder, stage, &brief, &mut report);
+                match written.generation.as_ref() {
+                    Some(g) if g.status == "written" => texts.push(written),
+                    g => tracing::info!(
+                        story = *story,
+                        edition = %lang,
+                        reason = g.and_then(|g| g.error.as_deref()).unwrap_or("no verified sentence"),
+                        "no edition written: no source is in its language and the model's text did not pass"
+                    ),
+                }
             }
         }
         store.put_story_texts(*story, &texts)?;
@@ -444,9 +460,11 @@ pub fn rewrite_with_llm(
     out
 }
 
-/// Vectors for a story's candidate sentences, needed only when two or more reports can
-/// support each other (a single report is written from its opening sentences). Returns
-/// them, if computed, and how many had to be embedded.
+/// Vectors for a story's candidate sentences: needed when two or more reports can support
+/// each other, and for a single report with three or more candidates (so the writer sees
+/// which of its sentences repeat each other). A one- or two-sentence single report is
+/// written from its opening sentences without them. Returns them, if computed, and how
+/// many had to be embedded.
 pub(crate) fn candidate_vectors(
     store: &dyn Store,
     embedder: &dyn Embedder,
@@ -454,7 +472,7 @@ pub(crate) fn candidate_vectors(
     cands: &[chorus_synth::Candidate],
 ) -> Result<(Option<Vec<Vec<f32>>>, usize)> {
     let reports: BTreeSet<&str> = sources.iter().map(|r| r.report_id()).collect();
-    if reports.len() < 2 {
+    if reports.len() < 2 && cands.len() < 3 {
         return Ok((None, 0));
     }
     let (v, fresh) = sentence_vectors(store, embedder, cands.iter().map(|c| c.text.as_str()))?;
@@ -463,7 +481,7 @@ pub(crate) fn candidate_vectors(
 
 /// Vectors for sentences, from the store's cache where possible. Returns the vectors in
 /// order and how many had to be computed.
-fn sentence_vectors<'a>(
+pub(crate) fn sentence_vectors<'a>(
     store: &dyn Store,
     embedder: &dyn Embedder,
     sentences: impl Iterator<Item = &'a str>,

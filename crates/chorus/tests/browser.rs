@@ -2,11 +2,13 @@
 //! add`, `chorus serve` on port 0, then Debian's chromium driven by playwright-core
 //! (`e2e/reader_editor.mjs`) with JavaScript off: a reader opens a story, expands a
 //! citation and files a report; an editor logs in, accepts it and publishes a revision;
-//! the reader sees revision 2, the diff and the report's status. Screenshots land in
-//! `target/tmp/e2e-screenshots/`.
+//! the reader sees revision 2, the diff and the report's status; a German reader gets a
+//! story without German sources in one other language with the notice, and the German
+//! edition a scripted model (OpenAI-compatible, on loopback) wrote with "machine-translated"
+//! on its citations. Screenshots land in `target/tmp/e2e-screenshots/`.
 
 mod common;
-use common::real_corpus;
+use common::{asked_language, claims_of, real_corpus, scripted_endpoint};
 
 use chorus_store::{SqliteStore, Store};
 use std::io::{BufRead, Write};
@@ -57,10 +59,38 @@ fn reader_and_editor_in_a_real_browser() {
     let data = tmp.path().join("data");
     let corpus = tmp.path().join("corpus.jsonl");
     std::fs::write(&corpus, real_corpus()).expect("write corpus");
+    // A scripted model on loopback writes the German edition of the Libya story (no German
+    // source) from its first two claims, with a "translation" of each; it declines every
+    // other request, so other stories keep their source-language editions.
+    let endpoint = scripted_endpoint(|request| {
+        let claims = claims_of(request);
+        let libya = claims.iter().any(|(_, t)| {
+            let t = t.to_lowercase();
+            ["liby", "libia", "libye", "kadhafi", "gheddafi", "gadafi", "tripoli", "bengasi", "benghazi"]
+                .iter()
+                .any(|k| t.contains(k))
+        });
+        if asked_language(request) != "German" || !libya {
+            return "Sorry.".into();
+        }
+        let used: Vec<&(usize, String)> = claims.iter().take(2).collect();
+        let text = |t: &str| t.rsplit_once(" (").map_or(t, |(s, _)| s).to_string();
+        let mut answer = String::from("TRANSLATIONS\n");
+        for (n, t) in &used {
+            answer.push_str(&format!("[{n}] Maschinelle Übersetzung (Test): {}\n", text(t)));
+        }
+        answer.push_str("ARTICLE\nLibyen: Proteste gegen Gaddafi\n");
+        for (n, t) in &used {
+            answer.push_str(&format!("{} [{n}]\n", text(t)));
+        }
+        answer
+    });
     let out = Command::new(chorus)
-        .args(["ingest", "--threads", "1", "--data-dir"])
+        .args(["ingest", "--threads", "1", "--llm", "openai", "--llm-endpoint", &endpoint, "--llm-no-cache"])
+        .args(["--llm-retries", "0", "--editions", "de", "--data-dir"])
         .arg(&data)
         .arg(&corpus)
+        .env_remove("CHORUS_LLM")
         .output()
         .expect("run chorus ingest");
     assert!(out.status.success(), "ingest failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -86,10 +116,24 @@ fn reader_and_editor_in_a_real_browser() {
         .expect("run chorus user add");
     assert!(!short.status.success() && String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
 
-    // The Global Voices post on Libya and its translations form one story.
-    let story = {
+    // The Global Voices post on Libya and its translations form one story; another story
+    // has neither a German source nor a German edition.
+    let (story, foreign) = {
         let store = SqliteStore::open(&data.join("chorus.db")).expect("open db");
-        store.article("gv-fr-libya-2011-02-21-0").expect("read").expect("stored").story_id.expect("clustered")
+        let story =
+            store.article("gv-fr-libya-2011-02-21-0").expect("read").expect("stored").story_id.expect("clustered");
+        let detail = store.story_detail(story).expect("read").expect("story");
+        let langs: Vec<&str> = detail.articles.iter().map(|a| a.lang.as_str()).collect();
+        assert!(langs.contains(&"de"), "the scripted model wrote a German edition: {langs:?}");
+        let foreign = store
+            .story_summaries()
+            .expect("summaries")
+            .into_iter()
+            .filter(|s| s.id != story && !s.languages.iter().any(|l| l == "de") && !s.titles.contains_key("de"))
+            .max_by_key(|s| s.languages.len())
+            .expect("a story without German")
+            .id;
+        (story, foreign)
     };
 
     let mut child = Command::new(chorus)
@@ -110,6 +154,7 @@ fn reader_and_editor_in_a_real_browser() {
         .arg(repo().join("e2e/reader_editor.mjs"))
         .args([base.as_str(), &story.to_string(), "redaktion", password])
         .arg(&shots)
+        .arg(foreign.to_string())
         .output()
         .expect("run node");
     let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -108,6 +108,10 @@ pub struct SourcePassage {
     pub sentence: String,
     /// Cosine similarity of this passage to the chosen sentence (1.0 for the sentence itself).
     pub similarity: f32,
+    /// The writing model's translation of the passage into the edition's language, when the
+    /// edition was written from a passage in another language (machine-translated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation: Option<String>,
 }
 
 /// One sentence of a synthesised article, with where it came from.
@@ -137,6 +141,10 @@ pub struct SynthSentence {
     /// Reworded by an editor (its sources are those of the sentence it replaced).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub edited: bool,
+    /// A generated sentence whose quotation the model translated from a source in another
+    /// language (the original is in its sources).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub translated_quote: bool,
 }
 
 impl SynthSentence {
@@ -152,6 +160,7 @@ impl SynthSentence {
             generated: false,
             claims: Vec::new(),
             edited: false,
+            translated_quote: false,
         }
     }
 }
@@ -172,13 +181,40 @@ pub struct Claim {
     pub outlets: Vec<String>,
     /// Distinct languages.
     pub languages: Vec<String>,
+    /// For a figure that moved (a toll rising over hours): when the stated figure was
+    /// reported (its source's publication time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<DateTime<Utc>>,
+    /// For a figure that moved: the other figures reported for the same quantity, oldest
+    /// first (earlier ones, and newer ones in other languages), each with when and who.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<FigureUpdate>,
+}
+
+/// One reported value of a figure that moved, in a claim's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FigureUpdate {
+    /// The values it gave for the quantity (digits, separators removed).
+    pub values: Vec<String>,
+    /// When its source was published.
+    pub published: Option<DateTime<Utc>>,
+    /// Outlet of the source.
+    pub outlet: String,
+    /// Language of the source.
+    pub lang: String,
+    /// Id of the source article.
+    pub article_id: String,
+    /// The source sentence, verbatim.
+    pub sentence: String,
 }
 
 /// Claims about the same thing that differ in a number (casualties, dates, amounts…):
 /// shown side by side, never smoothed over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Disagreement {
-    /// What differs: `"number"`.
+    /// What differs: `"number"` (independent reports give different values for one
+    /// quantity at about the same time; only the values in dispute are listed) or
+    /// `"quote"` (one remark quoted in different words).
     pub kind: String,
     /// Each side: a claim and the values it gives.
     pub sides: Vec<DisagreementSide>,

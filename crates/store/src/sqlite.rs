@@ -904,6 +904,7 @@ mod tests {
                 generated: false,
                 claims: Vec::new(),
                 edited: false,
+                translated_quote: false,
             }]],
             unconfirmed: true,
             coverage: Default::default(),

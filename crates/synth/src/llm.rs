@@ -37,11 +37,21 @@ pub struct LlmWriteConfig {
     pub regenerations: u32,
     /// Claims given to the model (the best supported first).
     pub max_claims: usize,
+    /// Cosine a generated sentence needs with a cited passage in another language (a
+    /// translation is further from its original than a paraphrase in one language).
+    pub min_similarity_cross_lingual: f32,
 }
 
 impl Default for LlmWriteConfig {
     fn default() -> Self {
-        LlmWriteConfig { max_tokens: 400, temperature: 0.0, min_similarity: 0.83, regenerations: 1, max_claims: 12 }
+        LlmWriteConfig {
+            max_tokens: 400,
+            temperature: 0.0,
+            min_similarity: 0.83,
+            regenerations: 1,
+            max_claims: 12,
+            min_similarity_cross_lingual: 0.84,
+        }
     }
 }
 
@@ -70,6 +80,12 @@ fn language_name(code: &str) -> &str {
     }
 }
 
+/// Whether some claim given to the model has no passage in the edition's language, so the
+/// model must translate (and the answer carries its translations).
+pub fn needs_translation(article: &StoryArticle, cfg: &LlmWriteConfig) -> bool {
+    article.claims.iter().take(cfg.max_claims).any(|c| !c.passages.iter().any(|p| p.lang == article.lang))
+}
+
 /// The text the model sees for one claim: its passage in the edition's language when a
 /// source has one, else its first passage.
 fn claim_text<'a>(passages: &'a [SourcePassage], edition: &str) -> &'a str {
@@ -79,14 +95,28 @@ fn claim_text<'a>(passages: &'a [SourcePassage], edition: &str) -> &'a str {
 /// The chat that asks for a draft: instructions, then the numbered claims.
 pub fn prompt(article: &StoryArticle, cfg: &LlmWriteConfig) -> Vec<ChatMessage> {
     let lang = language_name(&article.lang);
-    let system = format!(
-        "You are a careful news editor. Write a short, neutral news article in {lang} using only \
+    let system = if needs_translation(article, cfg) {
+        format!(
+            "You are a careful news editor. Write a short, neutral news article in {lang} using only \
+             the numbered claims below; some are in other languages. First write a line TRANSLATIONS, \
+             then translate every claim you use into {lang}, one per line, starting with its number \
+             in square brackets, like [1]. Then write a line ARTICLE, then a headline in {lang} on its \
+             own line, then 3 to 8 sentences in {lang}. End every sentence with the numbers of the \
+             claims it is based on, in square brackets, like [1] or [2][3]. Do not add any name, number, \
+             date or fact that is not in those claims; keep every number and name exactly. When you \
+             translate a quotation, write [translated] right after its closing quotation mark. Where a \
+             claim is marked disputed, say that sources differ."
+        )
+    } else {
+        format!(
+            "You are a careful news editor. Write a short, neutral news article in {lang} using only \
          the numbered claims below. Start with a headline on its own line. Then write 3 to 6 \
          sentences. End every sentence with the numbers of the claims it is based on, in square \
          brackets, like [1] or [2][3]. Do not add any name, number, date or fact that is not in \
          those claims. Keep quotations word for word. Where a claim is marked disputed, say that \
          sources differ."
-    );
+        )
+    };
     let mut user = String::from("Claims:\n");
     for c in article.claims.iter().take(cfg.max_claims) {
         let disputed = article.disagreements.iter().any(|d| d.sides.iter().any(|s| s.claim == c.id));
@@ -111,6 +141,46 @@ pub struct Drafted {
     pub text: String,
     /// Cited claim numbers as written (1-based).
     pub cited: Vec<usize>,
+    /// The model marked its quotation as translated (`[translated]`).
+    pub translated_quote: bool,
+}
+
+/// Marker the model writes after a quotation it translated.
+const TRANSLATED_MARK: &str = "[translated]";
+
+/// A model's whole answer: its translations of the claims (cross-lingual editions), the
+/// headline and the sentences.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Answer {
+    /// Claim number (1-based) → the model's translation of it.
+    pub translations: std::collections::BTreeMap<usize, String>,
+    /// The headline, if the answer had one.
+    pub title: Option<String>,
+    /// The sentences.
+    pub sentences: Vec<Drafted>,
+}
+
+/// Reads an answer: when it has an `ARTICLE` line, the lines before it (after an optional
+/// `TRANSLATIONS` line) are `[n] translation`, and the draft follows; else it is all draft.
+pub fn parse_answer(answer: &str, lang: &str) -> Answer {
+    let is_marker = |l: &str, word: &str| {
+        let t = l.trim().trim_matches(|c: char| c == '#' || c == '*' || c == ':' || c.is_whitespace());
+        t.eq_ignore_ascii_case(word)
+    };
+    let lines: Vec<&str> = answer.lines().collect();
+    let Some(at) = lines.iter().position(|l| is_marker(l, "ARTICLE")) else {
+        let (title, sentences) = parse_draft(answer, lang);
+        return Answer { translations: Default::default(), title, sentences };
+    };
+    let mut translations = std::collections::BTreeMap::new();
+    for l in lines[..at].iter().filter(|l| !is_marker(l, "TRANSLATIONS")) {
+        let (cited, rest) = take_leading_citations(l);
+        if let (Some(&n), false) = (cited.first(), rest.trim().is_empty()) {
+            translations.insert(n, rest.trim().to_string());
+        }
+    }
+    let (title, sentences) = parse_draft(&lines[at + 1..].join("\n"), lang);
+    Answer { translations, title, sentences }
 }
 
 /// Reads a draft: an optional headline line, then sentences with `[n]` markers.
@@ -134,12 +204,27 @@ pub fn parse_draft(answer: &str, lang: &str) -> (Option<String>, Vec<Drafted>) {
             prev.cited.extend(leading);
         }
         let (text, cited) = strip_citations(rest);
+        let translated_quote = text.to_ascii_lowercase().contains(TRANSLATED_MARK);
+        let text = if translated_quote { remove_mark(&text) } else { text };
         let text = clean_heading(&text);
         if text.chars().any(char::is_alphanumeric) {
-            out.push(Drafted { text, cited });
+            out.push(Drafted { text, cited, translated_quote });
         }
     }
     (title, out)
+}
+
+/// The sentence without the `[translated]` marks (any case), spaces tidied.
+fn remove_mark(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.to_ascii_lowercase().find(TRANSLATED_MARK) {
+        // ASCII lower-casing keeps byte offsets.
+        out.push_str(&rest[..i]);
+        rest = rest.get(i + TRANSLATED_MARK.len()..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ").replace(" .", ".").replace(" ,", ",")
 }
 
 /// Removes markdown and "Headline:" decoration.
@@ -221,8 +306,183 @@ fn names(sentence: &str) -> Vec<String> {
         .collect()
 }
 
+/// Editions whose language capitalises every noun: there a capitalised word is checked as
+/// a name only inside a run of capitalised words ("Wolodymyr Selenskyj"), not alone.
+const NOUN_CAPITALISING: &[&str] = &["de", "lb"];
+
+/// Folds a word for matching names across scripts and spellings: transliterated to ASCII
+/// (Зеленський → Zelens'kii), lower-cased, letters only, and the letters that spellings of
+/// one name swap most folded together (z/s, y/j/i, w/v, k/c, ph/f, doubled letters).
+pub fn fold_name(word: &str) -> String {
+    let ascii = deunicode::deunicode(word).to_lowercase().replace("ph", "f").replace("ck", "k");
+    let mut out = String::new();
+    for c in ascii.chars().filter(char::is_ascii_alphabetic) {
+        let c = match c {
+            'z' => 's',
+            'y' | 'j' => 'i',
+            'w' => 'v',
+            'c' | 'q' => 'k',
+            other => other,
+        };
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Whether `name` is one of `words` written another way: the same folded form, or one
+/// within a fifth of its letters (Selenskyj / Zelensky / Зеленський; Erdoğan / Erdogan;
+/// a case ending such as Macrons).
+pub fn name_matches(name: &str, words: &[String]) -> bool {
+    let n = fold_name(name);
+    if n.len() < 2 {
+        return true;
+    }
+    words.iter().any(|w| {
+        let f = fold_name(w);
+        !f.is_empty()
+            && (f == n
+                || (n.len() >= 4 && edit_distance(&f, &n) * 5 <= n.len().max(f.len()))
+                || (n.len() >= 5 && f.len() >= 4 && (n.starts_with(&f) && n.len() - f.len() <= 2)))
+    })
+}
+
+/// Month (1–12) a word names, in the languages chorus writes most.
+fn month_of(word: &str) -> Option<u32> {
+    const MONTHS: [&[&str]; 12] = [
+        &[
+            "january",
+            "januar",
+            "janvier",
+            "enero",
+            "gennaio",
+            "janeiro",
+            "januari",
+            "stycznia",
+            "января",
+            "січня",
+            "ocak",
+        ],
+        &[
+            "february",
+            "februar",
+            "février",
+            "febrero",
+            "febbraio",
+            "fevereiro",
+            "februari",
+            "lutego",
+            "февраля",
+            "лютого",
+            "şubat",
+        ],
+        &["march", "märz", "mars", "marzo", "março", "maart", "marca", "марта", "березня", "mart"],
+        &["april", "avril", "abril", "aprile", "kwietnia", "апреля", "квітня", "nisan"],
+        &["may", "mai", "mayo", "maggio", "maio", "mei", "maja", "мая", "травня", "mayıs"],
+        &["june", "juni", "juin", "junio", "giugno", "junho", "czerwca", "июня", "червня", "haziran"],
+        &["july", "juli", "juillet", "julio", "luglio", "julho", "lipca", "июля", "липня", "temmuz"],
+        &["august", "août", "agosto", "augustus", "sierpnia", "августа", "серпня", "ağustos"],
+        &["september", "septembre", "septiembre", "settembre", "setembro", "września", "сентября", "вересня", "eylül"],
+        &[
+            "october",
+            "oktober",
+            "octobre",
+            "octubre",
+            "ottobre",
+            "outubro",
+            "października",
+            "октября",
+            "жовтня",
+            "ekim",
+        ],
+        &["november", "novembre", "noviembre", "novembro", "listopada", "ноября", "листопада", "kasım"],
+        &[
+            "december",
+            "dezember",
+            "décembre",
+            "diciembre",
+            "dicembre",
+            "dezembro",
+            "grudnia",
+            "декабря",
+            "грудня",
+            "aralık",
+        ],
+    ];
+    let w = word.trim_matches(|c: char| !c.is_alphabetic()).to_lowercase();
+    MONTHS.iter().position(|names| names.contains(&w.as_str())).map(|i| i as u32 + 1)
+}
+
+fn months_in(text: &str) -> BTreeSet<u32> {
+    text.split_whitespace().filter_map(month_of).collect()
+}
+
+/// The words of a drafted sentence that must be names found in its cited passages:
+/// capitalised words not starting the sentence, months excluded (checked as dates); in a
+/// noun-capitalising language only words inside a run of two or more capitalised words,
+/// leaving out the run's first word when the run has three (a title before a name).
+fn names_to_check(sentence: &str, lang: &str) -> Vec<String> {
+    let out: Vec<String> = names(sentence).into_iter().filter(|w| month_of(w).is_none()).collect();
+    if NOUN_CAPITALISING.contains(&lang) {
+        // Runs of capitalised words (a determiner does not start one); in a run the first
+        // word is a noun or title ("Insel Kefalonia", "Bürgermeisterin Eleni Papadaki"), the
+        // rest are the name.
+        const DETERMINERS: &[&str] = &[
+            "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "eines", "im", "am",
+            "zum", "zur", "vom", "beim",
+        ];
+        let words: Vec<&str> = sentence.split_whitespace().collect();
+        let clean = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+        let capital = |w: &str| {
+            w.chars().next().is_some_and(char::is_uppercase) && !DETERMINERS.contains(&clean(w).to_lowercase().as_str())
+        };
+        let mut in_run: Vec<String> = Vec::new();
+        let mut k = 0;
+        while k < words.len() {
+            if !capital(words[k]) {
+                k += 1;
+                continue;
+            }
+            let start = k;
+            k += 1;
+            while k < words.len() && capital(words[k]) && !words[k - 1].ends_with([',', '.', ':', ';']) {
+                k += 1;
+            }
+            if k - start >= 2 {
+                in_run.extend(words[start + 1..k].iter().map(|w| clean(w)));
+            }
+        }
+        let mut checked: Vec<String> =
+            in_run.into_iter().filter(|w| month_of(w).is_none() && w.chars().count() >= 2).collect();
+        checked.dedup();
+        return checked;
+    }
+    out
+}
+
 /// Checks one drafted sentence against the claims it cites; `Err` says why it fails.
 /// `similarity` is the best cosine to a cited passage, when vectors were available.
+///
+/// Across languages: numbers are compared as values (1.000 = 1,000 = 1 000), months by
+/// number whatever language names them, names after transliteration and spelling folding
+/// ([`name_matches`]), a quotation not found verbatim must be marked `[translated]` (and
+/// then stands as the model's translation of a cited passage in another language), and
+/// the similarity bar is the cross-lingual one when no cited passage is in the edition's
+/// language.
 pub fn verify(
     drafted: &Drafted,
     article: &StoryArticle,
@@ -235,33 +495,54 @@ pub fn verify(
     if let Some(&bad) = drafted.cited.iter().find(|&&n| n == 0 || n > article.claims.len()) {
         return Err(format!("cites claim {bad}, which does not exist"));
     }
-    let passages: Vec<&str> = drafted
-        .cited
-        .iter()
-        .flat_map(|&n| article.claims[n - 1].passages.iter().map(|p| p.sentence.as_str()))
-        .collect();
-    let joined = passages.join("\n");
+    let cited: Vec<&SourcePassage> =
+        drafted.cited.iter().flat_map(|&n| article.claims[n - 1].passages.iter()).collect();
+    let joined = cited.iter().map(|p| p.sentence.as_str()).collect::<Vec<_>>().join("\n");
     let allowed = numbers(&joined);
     if let Some(n) = numbers(&drafted.text).into_iter().find(|n| !allowed.contains(n)) {
         return Err(format!("number {n} is not in the cited claims"));
     }
+    let months = months_in(&joined);
+    if let Some(m) = months_in(&drafted.text).into_iter().find(|m| !months.contains(m)) {
+        return Err(format!("month {m} is not in the cited claims"));
+    }
     let lower = joined.to_lowercase();
-    if let Some(name) = names(&drafted.text).into_iter().find(|w| !lower.contains(&w.to_lowercase())) {
+    let passage_words: Vec<String> =
+        joined.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(String::from).collect();
+    if let Some(name) = names_to_check(&drafted.text, &article.lang)
+        .into_iter()
+        .find(|w| !lower.contains(&w.to_lowercase()) && !name_matches(w, &passage_words))
+    {
         return Err(format!("name {name:?} is not in the cited claims"));
     }
-    if let Some(q) = crate::split_quotes(&drafted.text).1.into_iter().find(|q| !joined.contains(q.as_str())) {
-        return Err(format!("quotation {q:?} is not verbatim in the cited claims"));
+    let foreign = cited.iter().any(|p| p.lang != article.lang);
+    for q in crate::split_quotes(&drafted.text).1 {
+        if joined.contains(q.as_str()) {
+            continue;
+        }
+        if !foreign {
+            return Err(format!("quotation {q:?} is not verbatim in the cited claims"));
+        }
+        if !drafted.translated_quote {
+            return Err(format!("quotation {q:?} is not verbatim in the cited claims and not marked as translated"));
+        }
     }
+    let bar = if cited.iter().any(|p| p.lang == article.lang) {
+        cfg.min_similarity
+    } else {
+        cfg.min_similarity_cross_lingual
+    };
     if let Some(sim) = similarity
-        && sim < cfg.min_similarity
+        && sim < bar
     {
-        return Err(format!("similarity {sim:.2} to the cited claims is below {:.2}", cfg.min_similarity));
+        return Err(format!("similarity {sim:.2} to the cited claims is below {bar:.2}"));
     }
     Ok(())
 }
 
 /// One verified draft.
 struct Checked {
+    translations: std::collections::BTreeMap<usize, String>,
     title: Option<String>,
     kept: Vec<Drafted>,
     dropped: Vec<DroppedSentence>,
@@ -274,7 +555,7 @@ fn check_draft(
     embed: Option<&EmbedFn<'_>>,
     cfg: &LlmWriteConfig,
 ) -> Checked {
-    let (title, sentences) = parse_draft(&answer.text, &article.lang);
+    let Answer { translations, title, sentences } = parse_answer(&answer.text, &article.lang);
     // Best cosine of each sentence to one of its cited passages.
     let sims: Vec<Option<f32>> = match embed {
         Some(embed) => {
@@ -318,7 +599,7 @@ fn check_draft(
     // The headline is checked like a sentence citing every claim: it may only use their
     // names and numbers.
     let title = title.and_then(|t| {
-        let all = Drafted { text: t.clone(), cited: (1..=article.claims.len()).collect() };
+        let all = Drafted { text: t.clone(), cited: (1..=article.claims.len()).collect(), translated_quote: false };
         match verify(&all, article, None, cfg) {
             Ok(()) => Some(t),
             Err(reason) => {
@@ -327,7 +608,7 @@ fn check_draft(
             }
         }
     });
-    Checked { title, kept, dropped }
+    Checked { translations, title, kept, dropped }
 }
 
 /// Rewrites `extractive` with `model`, verifying each sentence (see the module doc).
@@ -409,9 +690,15 @@ pub fn rewrite(
             let ids: Vec<usize> = d.cited.iter().map(|n| n - 1).collect::<BTreeSet<_>>().into_iter().collect();
             let mut sources: Vec<SourcePassage> = Vec::new();
             for &id in &ids {
+                // The passage the model saw gets its translation, labelled machine-translated.
+                let shown = claim_text(&extractive.claims[id].passages, &extractive.lang).to_string();
                 for p in &extractive.claims[id].passages {
                     if !sources.iter().any(|s| s.article_id == p.article_id && s.sentence == p.sentence) {
-                        sources.push(p.clone());
+                        let mut p = p.clone();
+                        if p.lang != extractive.lang && p.sentence == shown {
+                            p.translation = best.translations.get(&(id + 1)).cloned();
+                        }
+                        sources.push(p);
                     }
                 }
             }
@@ -425,6 +712,7 @@ pub fn rewrite(
                 generated: true,
                 claims: ids,
                 edited: false,
+                translated_quote: d.translated_quote && !crate::split_quotes(&d.text).1.is_empty(),
             }
         })
         .collect();
@@ -435,8 +723,18 @@ pub fn rewrite(
         paragraphs.push(chunk.to_vec());
     }
     paragraphs.retain(|p| !p.is_empty());
+    // Without a verified headline: the extractive one when it is in the edition's language,
+    // else a clause of the first generated sentence.
+    let in_edition = extractive.paragraphs.iter().flatten().any(|s| s.lang == extractive.lang);
+    let title = best.title.clone().unwrap_or_else(|| {
+        if in_edition {
+            extractive.title.clone()
+        } else {
+            sentences.first().map(|s| crate::clause_headline(&s.text)).unwrap_or_default()
+        }
+    });
     StoryArticle {
-        title: best.title.unwrap_or_else(|| extractive.title.clone()),
+        title,
         edited_by: format!("chorus with {} (each sentence checked against its sources)", record.model),
         paragraphs,
         generation: Some(record),
@@ -458,6 +756,7 @@ mod tests {
             lang: "en".into(),
             sentence: sentence.into(),
             similarity: 1.0,
+            translation: None,
         }
     }
 
@@ -486,6 +785,8 @@ mod tests {
                     n_reports: 2,
                     outlets: vec![],
                     languages: vec!["en".into()],
+                    as_of: None,
+                    history: vec![],
                 })
                 .collect(),
             disagreements: vec![Disagreement {
@@ -547,7 +848,9 @@ mod tests {
     fn verification_catches_invented_numbers_names_quotes_and_missing_claims() {
         let a = extractive();
         let cfg = LlmWriteConfig::default();
-        let check = |text: &str, cited: Vec<usize>| verify(&Drafted { text: text.into(), cited }, &a, None, &cfg);
+        let check = |text: &str, cited: Vec<usize>| {
+            verify(&Drafted { text: text.into(), cited, translated_quote: false }, &a, None, &cfg)
+        };
         assert_eq!(check("A magnitude 7.8 earthquake hit Turkey on 6 February.", vec![1]), Ok(()));
         assert_eq!(check("As I've said, an earthquake hit Turkey.", vec![1]), Ok(()));
         assert!(check("At least 1,300 people died.", vec![2]).unwrap_err().contains("1300"));
@@ -560,10 +863,86 @@ mod tests {
         assert_eq!(check("An earthquake struck.", vec![]).unwrap_err(), "cites no claim");
         assert!(check("An earthquake struck.", vec![9]).unwrap_err().contains("claim 9, which does not exist"));
         assert!(
-            verify(&Drafted { text: "An earthquake struck.".into(), cited: vec![1] }, &a, Some(0.5), &cfg)
-                .unwrap_err()
-                .contains("similarity 0.50")
+            verify(
+                &Drafted { text: "An earthquake struck.".into(), cited: vec![1], translated_quote: false },
+                &a,
+                Some(0.5),
+                &cfg
+            )
+            .unwrap_err()
+            .contains("similarity 0.50")
         );
+    }
+
+    fn foreign() -> StoryArticle {
+        let mut a = extractive();
+        a.lang = "de".into();
+        a.claims[0].passages = vec![SourcePassage {
+            lang: "uk".into(),
+            ..passage("u", "Президент Володимир Зеленський прибув до Парижа 6 лютого, де 35 країн погодили гарантії.")
+        }];
+        a.claims[2].passages = vec![SourcePassage {
+            lang: "fr".into(),
+            ..passage("f", "Le président Erdogan a déclaré : « Nous reconstruirons chaque ville ».")
+        }];
+        a
+    }
+
+    #[test]
+    fn names_dates_numbers_and_quotations_are_checked_across_languages() {
+        for (a, b) in
+            [("Selenskyj", "Зеленський"), ("Zelensky", "Зеленський"), ("Selenskyj", "Zelensky"), ("Erdoğan", "Erdogan")]
+        {
+            assert!(name_matches(a, &[b.to_string()]), "{a} ~ {b}");
+        }
+        assert!(!name_matches("Macron", &["Зеленський".to_string(), "Erdogan".to_string()]));
+        let a = foreign();
+        let cfg = LlmWriteConfig::default();
+        let check = |text: &str, cited: Vec<usize>, translated_quote: bool| {
+            verify(&Drafted { text: text.into(), cited, translated_quote }, &a, None, &cfg)
+        };
+        let ok = "Präsident Wolodymyr Selenskyj traf am 6. Februar in Paris ein, wo 35 Länder Garantien vereinbarten.";
+        assert_eq!(check(ok, vec![1], false), Ok(()));
+        assert!(check(&ok.replace("6. Februar", "6. März"), vec![1], false).unwrap_err().contains("month 3"));
+        assert!(check(&ok.replace("35", "36"), vec![1], false).unwrap_err().contains("number 36"));
+        let wrong = "Präsident Emmanuel Macron traf am 6. Februar in Paris ein.";
+        assert!(check(wrong, vec![1], false).unwrap_err().contains("Emmanuel"), "a wrong name fails");
+        let quote = "Präsident Erdogan sagte: „Wir werden jede Stadt wieder aufbauen.“";
+        assert!(check(quote, vec![3], false).unwrap_err().contains("not marked as translated"));
+        assert_eq!(check(quote, vec![3], true), Ok(()));
+        assert!(check(&quote.replace("Präsident", "Präsident Recep"), vec![3], true).unwrap_err().contains("Recep"));
+        // Numbers in any locale: 1.200 (de) is the 1,200 of the claim.
+        assert_eq!(check("Mindestens 1.200 Menschen starben.", vec![2], false), Ok(()));
+        // The similarity bar is the cross-lingual one when no cited passage is in German.
+        assert_eq!(
+            verify(&Drafted { text: ok.into(), cited: vec![1], translated_quote: false }, &a, Some(0.85), &cfg),
+            Ok(())
+        );
+        assert!(
+            verify(&Drafted { text: ok.into(), cited: vec![1], translated_quote: false }, &a, Some(0.80), &cfg)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_cross_lingual_answer_carries_translations_and_marks() {
+        let a = foreign();
+        assert!(needs_translation(&a, &LlmWriteConfig::default()));
+        assert!(prompt(&a, &LlmWriteConfig::default())[0].content.contains("TRANSLATIONS"));
+        assert!(!prompt(&extractive(), &LlmWriteConfig::default())[0].content.contains("TRANSLATIONS"));
+        let answer = "TRANSLATIONS\n[1] Präsident Wolodymyr Selenskyj traf am 6. Februar in Paris ein.\n[3] Präsident Erdogan sagte: „Wir werden jede Stadt wieder aufbauen.“\nARTICLE\nSelenskyj in Paris\nPräsident Wolodymyr Selenskyj traf am 6. Februar in Paris ein [1]. Präsident Erdogan sagte: „Wir werden jede Stadt wieder aufbauen.“ [translated] [3]";
+        let model = scripted(vec![Ok(answer)]);
+        let out = rewrite(&a, &model, None, &LlmWriteConfig::default());
+        assert_eq!(out.generation.as_ref().map(|g| g.status.as_str()), Some("written"), "{:?}", out.generation);
+        assert_eq!(out.title, "Selenskyj in Paris");
+        let s: Vec<&SynthSentence> = out.paragraphs.iter().flatten().collect();
+        assert_eq!(s.len(), 2);
+        assert!(!s[1].text.contains("[translated]") && s[1].translated_quote && !s[0].translated_quote);
+        assert_eq!(
+            s[0].sources[0].translation.as_deref(),
+            Some("Präsident Wolodymyr Selenskyj traf am 6. Februar in Paris ein.")
+        );
+        assert!(s.iter().all(|x| x.lang == "de"));
     }
 
     #[test]

@@ -584,12 +584,14 @@ mod tests {
                 lang: "en".into(),
                 sentence: text.into(),
                 similarity: 1.0,
+                translation: None,
             }],
             claim: None,
             disputed: false,
             generated: false,
             claims: vec![],
             edited: false,
+            translated_quote: false,
         }
     }
 

@@ -91,11 +91,14 @@ struct FrontPage {
     next_page: Option<usize>,
 }
 
-/// The title of a story in the reader's languages, with its language.
+/// The title of a story in the reader's languages, then English, then its best-covered
+/// edition's, with its language.
 fn title_for(s: &StorySummary, wanted: &[String]) -> (String, String) {
     wanted
         .iter()
-        .find_map(|l| s.titles.get(l).map(|t| (t.clone(), l.clone())))
+        .map(String::as_str)
+        .chain(["en"])
+        .find_map(|l| s.titles.get(l).map(|t| (t.clone(), l.to_string())))
         .unwrap_or_else(|| (s.title.clone(), s.languages.first().cloned().unwrap_or_default()))
 }
 
@@ -155,15 +158,22 @@ fn html_response(html: Arc<str>) -> Response {
 
 // ---------------------------------------------------------------- story page
 
-/// Picks the edition to show: the reader's languages in order, else the story's
-/// best-covered language.
+/// Picks the edition to show: the reader's languages in order, then English, then the
+/// story's best-covered language. Each edition is in one language, so a reader never gets
+/// a mix: without their language they get one whole article in the next.
 pub fn choose_edition<'a>(
     articles: &'a [StoryArticle],
     summary: &StorySummary,
     preferred: &[String],
 ) -> Option<&'a StoryArticle> {
     let by_lang = |l: &str| articles.iter().find(|a| a.lang.eq_ignore_ascii_case(l));
-    preferred.iter().chain(summary.languages.iter()).find_map(|l| by_lang(l)).or_else(|| articles.first())
+    let english = ["en".to_string()];
+    preferred
+        .iter()
+        .chain(english.iter())
+        .chain(summary.languages.iter())
+        .find_map(|l| by_lang(l))
+        .or_else(|| articles.first())
 }
 
 struct PassageView {
@@ -172,16 +182,23 @@ struct PassageView {
     lang: String,
     sentence: String,
     url: String,
+    /// The writing model's translation into the edition's language (machine-translated).
+    translation: String,
 }
 
 struct SentenceView {
     text: String,
     lang: String,
+    /// For a figure that moved: when the stated figure was reported.
+    as_of: String,
+    /// For a figure that moved: the other figures, "value — outlet (lang), date".
+    history: Vec<String>,
     passages: Vec<PassageView>,
     disputed: bool,
     single_source: bool,
     generated: bool,
     edited: bool,
+    translated_quote: bool,
 }
 
 struct SideView {
@@ -302,6 +319,9 @@ struct StoryPage {
     wire: String,
     article_editions: Vec<ArticleEdition>,
     paragraphs: Vec<Vec<SentenceView>>,
+    /// Index of the first paragraph of the closing "not yet confirmed" part (the trailing
+    /// paragraphs whose every sentence has one source); the paragraph count when none.
+    unconfirmed_from: usize,
     disagreements: Vec<Vec<SideView>>,
     languages: Vec<Count>,
     countries: Vec<Count>,
@@ -356,9 +376,11 @@ fn story_view(
             lang: p.lang.clone(),
             sentence: p.sentence.clone(),
             url: url_of.get(p.article_id.as_str()).cloned().unwrap_or_default(),
+            translation: p.translation.clone().unwrap_or_default(),
         })
     };
-    let paragraphs = chosen
+    let claim_of = |a: &'_ StoryArticle, s: &chorus_core::SynthSentence| s.claim.and_then(|c| a.claims.get(c)).cloned();
+    let paragraphs: Vec<Vec<SentenceView>> = chosen
         .map(|a| {
             a.paragraphs
                 .iter()
@@ -367,10 +389,25 @@ fn story_view(
                         .map(|s| SentenceView {
                             text: s.text.clone(),
                             lang: s.lang.clone(),
+                            as_of: claim_of(a, s).and_then(|c| c.as_of).map(|t| date(Some(t))).unwrap_or_default(),
+                            history: claim_of(a, s)
+                                .map(|c| {
+                                    c.history
+                                        .iter()
+                                        .map(|h| {
+                                            let when = date(h.published);
+                                            let when =
+                                                if when.is_empty() { String::new() } else { format!(", {when}") };
+                                            format!("{} — {} ({}{when})", h.values.join(", "), h.outlet, h.lang)
+                                        })
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
                             disputed: s.disputed,
                             single_source: s.n_independent <= 1 && !a.unconfirmed && !s.sources.is_empty(),
                             generated: s.generated,
                             edited: s.edited,
+                            translated_quote: s.translated_quote,
                             passages: s.sources.iter().filter_map(passage).collect(),
                         })
                         .collect()
@@ -485,6 +522,11 @@ fn story_view(
             .iter()
             .map(|a| ArticleEdition { lang: a.lang.clone(), current: a.lang == current })
             .collect(),
+        unconfirmed_from: {
+            let trailing = paragraphs.iter().rev().take_while(|p| p.iter().all(|s| s.single_source)).count();
+            // The lead is never the "not yet confirmed" part.
+            if trailing > 0 && trailing < paragraphs.len() { paragraphs.len() - trailing } else { paragraphs.len() }
+        },
         paragraphs,
         disagreements,
         languages: label_counts(&coverage.languages, &|k| k.to_string()),

@@ -35,6 +35,7 @@ fn passage(id: &str, outlet: &str, lang: &str, sentence: &str) -> SourcePassage 
         lang: lang.into(),
         sentence: sentence.into(),
         similarity: 1.0,
+        translation: None,
     }
 }
 
@@ -49,6 +50,7 @@ fn sentence(text: &str, lang: &str, sources: Vec<SourcePassage>) -> SynthSentenc
         generated: false,
         claims: vec![0],
         edited: false,
+        translated_quote: false,
     }
 }
 
@@ -121,6 +123,8 @@ fn fixture() -> (Arc<SqliteStore>, StoryId, StoryId) {
             n_reports: 1,
             outlets: vec!["Le Monde".into()],
             languages: vec!["fr".into()],
+            as_of: None,
+            history: vec![],
         }],
         disagreements: vec![Disagreement {
             kind: "number".into(),

@@ -57,3 +57,73 @@ pub fn real_corpus() -> String {
     }
     out
 }
+
+/// An OpenAI-compatible chat endpoint on loopback that answers every request with
+/// `answer(request JSON)` (scripted drafts; real HTTP, the product's real client). Runs
+/// until the test process ends. Returns the base URL (`http://127.0.0.1:PORT/v1`).
+#[allow(dead_code)]
+pub fn scripted_endpoint(answer: impl Fn(&serde_json::Value) -> String + Send + Sync + 'static) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("address");
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let Ok(clone) = stream.try_clone() else { return };
+                let mut reader = BufReader::new(clone);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let text = answer(&request);
+                let reply = serde_json::json!({
+                    "id": "chatcmpl-scripted", "object": "chat.completion", "model": "scripted",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+                })
+                .to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                    reply.len(),
+                    reply
+                );
+            });
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+/// The claims of a chat request (`[n] text (…)` lines of its last user message), as
+/// (number, text).
+#[allow(dead_code)]
+pub fn claims_of(request: &serde_json::Value) -> Vec<(usize, String)> {
+    let messages = request["messages"].as_array().cloned().unwrap_or_default();
+    let user = messages.iter().find(|m| m["role"] == "user").and_then(|m| m["content"].as_str()).unwrap_or("");
+    user.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix('[')?;
+            let (n, text) = rest.split_once(']')?;
+            Some((n.parse().ok()?, text.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The edition language a chat request asks for ("German", "English", …).
+#[allow(dead_code)]
+pub fn asked_language(request: &serde_json::Value) -> String {
+    let system = request["messages"][0]["content"].as_str().unwrap_or("");
+    system.split("article in ").nth(1).and_then(|r| r.split([' ', ',', '.']).next()).unwrap_or("").to_string()
+}

@@ -620,6 +620,46 @@ fn main() {
     }
 }
 
+/// An optional JSONL output file (`--out`): one JSON value a line as results come; the
+/// first write error is kept and reported by [`JsonlOut::finish`].
+struct JsonlOut {
+    path: Option<PathBuf>,
+    writer: Option<std::io::BufWriter<std::fs::File>>,
+    error: Option<std::io::Error>,
+}
+
+impl JsonlOut {
+    fn create(path: Option<&std::path::Path>) -> Result<JsonlOut> {
+        let writer = match path {
+            Some(p) => Some(std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            )),
+            None => None,
+        };
+        Ok(JsonlOut { path: path.map(PathBuf::from), writer, error: None })
+    }
+
+    fn write(&mut self, value: &impl serde::Serialize) {
+        if let (Some(w), None) = (self.writer.as_mut(), self.error.as_ref()) {
+            let line = serde_json::to_string(value).unwrap_or_default();
+            if let Err(e) = writeln!(w, "{line}") {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        let shown = self.path.as_deref().unwrap_or(std::path::Path::new("-")).display().to_string();
+        if let Some(e) = self.error {
+            anyhow::bail!("writing {shown}: {e}");
+        }
+        if let Some(mut w) = self.writer {
+            w.flush().with_context(|| format!("writing {shown}"))?;
+        }
+        Ok(())
+    }
+}
+
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::FetchModel => {
@@ -780,27 +820,9 @@ fn run(cli: Cli) -> Result<i32> {
             let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
             let model_dir = fetch_model(&config.model_dir)?;
             let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
-            let mut writer = match &out {
-                Some(p) => Some(std::io::BufWriter::new(
-                    std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-                )),
-                None => None,
-            };
-            let mut write_error: Option<std::io::Error> = None;
-            let scores = chorus::eval_articles::articles(&store, &embedder, &config.synth, |e| {
-                if let (Some(w), None) = (writer.as_mut(), write_error.as_ref()) {
-                    let line = serde_json::to_string(e).unwrap_or_default();
-                    if let Err(err) = writeln!(w, "{line}") {
-                        write_error = Some(err);
-                    }
-                }
-            })?;
-            if let Some(e) = write_error {
-                anyhow::bail!("writing {}: {e}", out.as_deref().unwrap_or(std::path::Path::new("-")).display());
-            }
-            if let Some(mut w) = writer {
-                w.flush().context("writing the editions")?;
-            }
+            let mut lines = JsonlOut::create(out.as_deref())?;
+            let scores = chorus::eval_articles::articles(&store, &embedder, &config.synth, |e| lines.write(e))?;
+            lines.finish()?;
             if json {
                 println!("{}", serde_json::to_string(&scores)?);
             } else {
@@ -891,34 +913,16 @@ fn run(cli: Cli) -> Result<i32> {
             } else {
                 None
             };
-            let mut writer = match &out {
-                Some(p) => Some(std::io::BufWriter::new(
-                    std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-                )),
-                None => None,
-            };
-            let mut write_error: Option<std::io::Error> = None;
+            let mut lines = JsonlOut::create(out.as_deref())?;
             let scores = chorus::evaluate::synth(
                 &stories,
                 &embedder,
                 &config,
                 cache_store.as_ref().map(|s| s as &dyn Store),
                 llm_stage.as_ref(),
-                |g| {
-                    if let (Some(w), None) = (writer.as_mut(), write_error.as_ref()) {
-                        let line = serde_json::to_string(g).unwrap_or_default();
-                        if let Err(e) = writeln!(w, "{line}") {
-                            write_error = Some(e);
-                        }
-                    }
-                },
+                |g| lines.write(g),
             )?;
-            if let Some(e) = write_error {
-                anyhow::bail!("writing {}: {e}", out.as_deref().unwrap_or(std::path::Path::new("-")).display());
-            }
-            if let Some(mut w) = writer {
-                w.flush().context("writing generated articles")?;
-            }
+            lines.finish()?;
             if json {
                 println!("{}", serde_json::to_string(&scores)?);
             } else {

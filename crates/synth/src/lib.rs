@@ -181,8 +181,8 @@ pub(crate) fn quotes_differ(a: &str, b: &str) -> bool {
     shared * 2 >= total
 }
 
-/// Words that date an event (weekdays, months, "yesterday"), in the languages chorus
-/// has editions in most often; digits count too.
+/// Words that date an event (weekdays, "yesterday", "today"), in the languages chorus
+/// has editions in most often; month names ([`figures::month_of`]) and digits count too.
 const TIME_WORDS: &[&str] = &[
     "monday",
     "tuesday",
@@ -194,18 +194,6 @@ const TIME_WORDS: &[&str] = &[
     "yesterday",
     "today",
     "tonight",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
     "montag",
     "dienstag",
     "mittwoch",
@@ -215,13 +203,6 @@ const TIME_WORDS: &[&str] = &[
     "sonntag",
     "gestern",
     "heute",
-    "januar",
-    "februar",
-    "märz",
-    "juni",
-    "juli",
-    "oktober",
-    "dezember",
     "lundi",
     "mardi",
     "mercredi",
@@ -231,18 +212,6 @@ const TIME_WORDS: &[&str] = &[
     "dimanche",
     "hier",
     "aujourd'hui",
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
     "lunes",
     "martes",
     "miércoles",
@@ -252,18 +221,6 @@ const TIME_WORDS: &[&str] = &[
     "domingo",
     "ayer",
     "hoy",
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
     "lunedì",
     "martedì",
     "mercoledì",
@@ -273,15 +230,6 @@ const TIME_WORDS: &[&str] = &[
     "domenica",
     "ieri",
     "oggi",
-    "gennaio",
-    "febbraio",
-    "aprile",
-    "maggio",
-    "giugno",
-    "luglio",
-    "settembre",
-    "ottobre",
-    "dicembre",
 ];
 
 /// How many of when / who-or-where a sentence names (0–2) outside quotations: a date or
@@ -290,8 +238,8 @@ const TIME_WORDS: &[&str] = &[
 pub(crate) fn lead_elements(s: &str) -> u8 {
     let (s, _) = split_quotes(s);
     let words: Vec<&str> = s.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
-    let when =
-        s.chars().any(|c| c.is_ascii_digit()) || words.iter().any(|w| TIME_WORDS.contains(&w.to_lowercase().as_str()));
+    let when = s.chars().any(|c| c.is_ascii_digit())
+        || words.iter().any(|w| TIME_WORDS.contains(&w.to_lowercase().as_str()) || figures::month_of(w).is_some());
     let named = words
         .iter()
         .skip(1)

@@ -19,6 +19,7 @@
 //! recorded in [`Generation`]. Claims, disagreements and coverage always come from the
 //! extractive stage: the model only words them.
 
+use crate::figures::month_of;
 use crate::numbers;
 use chorus_core::{DroppedSentence, Generation, SourcePassage, StoryArticle, SynthSentence};
 use chorus_llm::{ChatMessage, ChatModel, ChatRequest, ChatResponse, Role};
@@ -359,72 +360,6 @@ pub fn name_matches(name: &str, words: &[String]) -> bool {
                 || (n.len() >= 4 && edit_distance(&f, &n) * 5 <= n.len().max(f.len()))
                 || (n.len() >= 5 && f.len() >= 4 && (n.starts_with(&f) && n.len() - f.len() <= 2)))
     })
-}
-
-/// Month (1–12) a word names, in the languages chorus writes most.
-fn month_of(word: &str) -> Option<u32> {
-    const MONTHS: [&[&str]; 12] = [
-        &[
-            "january",
-            "januar",
-            "janvier",
-            "enero",
-            "gennaio",
-            "janeiro",
-            "januari",
-            "stycznia",
-            "января",
-            "січня",
-            "ocak",
-        ],
-        &[
-            "february",
-            "februar",
-            "février",
-            "febrero",
-            "febbraio",
-            "fevereiro",
-            "februari",
-            "lutego",
-            "февраля",
-            "лютого",
-            "şubat",
-        ],
-        &["march", "märz", "mars", "marzo", "março", "maart", "marca", "марта", "березня", "mart"],
-        &["april", "avril", "abril", "aprile", "kwietnia", "апреля", "квітня", "nisan"],
-        &["may", "mai", "mayo", "maggio", "maio", "mei", "maja", "мая", "травня", "mayıs"],
-        &["june", "juni", "juin", "junio", "giugno", "junho", "czerwca", "июня", "червня", "haziran"],
-        &["july", "juli", "juillet", "julio", "luglio", "julho", "lipca", "июля", "липня", "temmuz"],
-        &["august", "août", "agosto", "augustus", "sierpnia", "августа", "серпня", "ağustos"],
-        &["september", "septembre", "septiembre", "settembre", "setembro", "września", "сентября", "вересня", "eylül"],
-        &[
-            "october",
-            "oktober",
-            "octobre",
-            "octubre",
-            "ottobre",
-            "outubro",
-            "października",
-            "октября",
-            "жовтня",
-            "ekim",
-        ],
-        &["november", "novembre", "noviembre", "novembro", "listopada", "ноября", "листопада", "kasım"],
-        &[
-            "december",
-            "dezember",
-            "décembre",
-            "diciembre",
-            "dicembre",
-            "dezembro",
-            "grudnia",
-            "декабря",
-            "грудня",
-            "aralık",
-        ],
-    ];
-    let w = word.trim_matches(|c: char| !c.is_alphabetic()).to_lowercase();
-    MONTHS.iter().position(|names| names.contains(&w.as_str())).map(|i| i as u32 + 1)
 }
 
 fn months_in(text: &str) -> BTreeSet<u32> {

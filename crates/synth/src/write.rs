@@ -718,12 +718,27 @@ impl<'a> StoryAnalysis<'a> {
         let distinct = |f: &dyn Fn(usize) -> String| -> BTreeSet<String> { m.iter().map(|&j| f(j)).collect() };
         let (as_of, history) = match self.chain_of[c] {
             Some(chain) => {
-                let history = self.chains[chain]
+                let members = &self.chains[chain];
+                let shown = |o: usize| self.passage_in(o, edition).unwrap_or(self.members[o][0]);
+                let history = members
                     .iter()
-                    .filter(|&&o| o != c)
-                    .map(|&o| {
-                        let p = self.passage_in(o, edition).unwrap_or(self.members[o][0]);
-                        let (_, values) = within_ratio(&self.qty[rep], &self.qty[p], UPDATE_RATIO);
+                    .enumerate()
+                    .filter(|&(_, &o)| o != c)
+                    .map(|(k, &o)| {
+                        let p = shown(o);
+                        // The figure that moved: what differs from the next report in the
+                        // chain (the one before, for the newest), so a toll that grew 70-fold
+                        // over a week still reads step by step.
+                        let neighbour = members.get(k + 1).or(k.checked_sub(1).and_then(|j| members.get(j)));
+                        let values = neighbour.map_or_else(Vec::new, |&n| {
+                            let q = shown(n);
+                            let (moved, _) = within_ratio(&self.qty[p], &self.qty[q], UPDATE_RATIO);
+                            if moved.is_empty() {
+                                self.qty[p].difference(&self.qty[q]).cloned().collect()
+                            } else {
+                                moved
+                            }
+                        });
                         let a = &self.sources[self.cands[p].source].article;
                         FigureUpdate {
                             values: if values.is_empty() { self.qty[p].iter().cloned().collect() } else { values },

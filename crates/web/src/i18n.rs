@@ -35,6 +35,8 @@ pub struct Ui {
     pub machine_translated: &'static str,
     /// Label of a generated sentence whose quotation the model translated.
     pub quote_translated: &'static str,
+    /// Heading of the paragraph on earlier stories of the timeline.
+    pub background: &'static str,
     /// Heading of the closing part with claims only one report makes.
     pub not_yet_confirmed: &'static str,
     /// Before the time a figure that moved was reported ("as of").
@@ -128,6 +130,7 @@ pub static EN: Ui = Ui {
     disputed: "disputed",
     one_source: "one source",
     not_yet_confirmed: "Not yet confirmed",
+    background: "Background",
     machine_translated: "machine-translated",
     quote_translated: "quotation translated",
     as_of: "as of",
@@ -219,6 +222,7 @@ pub static DE: Ui = Ui {
     disputed: "umstritten",
     one_source: "eine Quelle",
     not_yet_confirmed: "Noch nicht bestätigt",
+    background: "Hintergrund",
     machine_translated: "maschinell übersetzt",
     quote_translated: "Zitat übersetzt",
     as_of: "Stand",
@@ -310,6 +314,7 @@ pub static FR: Ui = Ui {
     disputed: "contesté",
     one_source: "une source",
     not_yet_confirmed: "Pas encore confirmé",
+    background: "Contexte",
     machine_translated: "traduction automatique",
     quote_translated: "citation traduite",
     as_of: "au",
@@ -401,6 +406,7 @@ pub static ES: Ui = Ui {
     disputed: "en disputa",
     one_source: "una fuente",
     not_yet_confirmed: "Aún sin confirmar",
+    background: "Antecedentes",
     machine_translated: "traducción automática",
     quote_translated: "cita traducida",
     as_of: "a",
@@ -492,6 +498,7 @@ pub static IT: Ui = Ui {
     disputed: "contestato",
     one_source: "una fonte",
     not_yet_confirmed: "Non ancora confermato",
+    background: "Contesto",
     machine_translated: "traduzione automatica",
     quote_translated: "citazione tradotta",
     as_of: "al",

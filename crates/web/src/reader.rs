@@ -229,6 +229,8 @@ struct OutletGroup {
 struct TimelineItem {
     id: StoryId,
     title: String,
+    /// Language of the title.
+    lang: String,
     date: String,
     n_independent: usize,
     current: bool,
@@ -328,6 +330,8 @@ struct StoryPage {
     outlet_types: Vec<Count>,
     outlets: Vec<OutletGroup>,
     timeline: Vec<TimelineItem>,
+    /// Earlier stories of the timeline written in this edition's language.
+    background: Vec<TimelineItem>,
     form_token: String,
     report_kinds: Vec<(&'static str, &'static str)>,
 }
@@ -477,10 +481,11 @@ fn story_view(
         .filter_map(|(id, _)| by_id.get(id))
         .chain(by_id.get(&summary.id))
         .map(|s| {
-            let (title, _) = title_for(s, preferred);
+            let (title, lang) = title_for(s, preferred);
             TimelineItem {
                 id: s.id,
                 title,
+                lang,
                 date: date(s.first_published),
                 n_independent: s.n_independent,
                 current: s.id == summary.id,
@@ -492,6 +497,26 @@ fn story_view(
         timeline.clear();
     }
     let current = chosen.map(|a| a.lang.clone()).unwrap_or_default();
+    // Background: the earlier stories of the timeline whose article exists in this
+    // edition's language (so the article stays in one language), newest first, at most 3.
+    let mut background: Vec<TimelineItem> = data
+        .related
+        .iter()
+        .filter_map(|(id, _)| by_id.get(id))
+        .filter(|s| s.first_published.is_some() && s.first_published < summary.first_published)
+        .filter_map(|s| {
+            Some(TimelineItem {
+                id: s.id,
+                title: s.titles.get(&current)?.clone(),
+                lang: current.clone(),
+                date: date(s.first_published),
+                n_independent: s.n_independent,
+                current: false,
+            })
+        })
+        .collect();
+    background.sort_by(|a, b| b.date.cmp(&a.date).then(a.id.cmp(&b.id)));
+    background.truncate(3);
     let label_counts = |v: &[(String, usize)], f: &dyn Fn(&str) -> String| {
         v.iter().map(|(k, n)| Count { label: f(k), n: *n }).collect()
     };
@@ -536,6 +561,7 @@ fn story_view(
         outlet_types: label_counts(&coverage.outlet_types, &|k| ui.outlet_kind(k).to_string()),
         outlets,
         timeline,
+        background,
         form_token,
         report_kinds: REPORT_KINDS.iter().map(|k| (*k, ui.report_kind(k))).collect(),
     }

@@ -253,6 +253,7 @@ async fn story_page_shows_provenance_coverage_and_grouped_sources() {
         it.body.contains("A cura di") && it.body.contains("class=\"notice\""),
         "notice that no Italian edition exists"
     );
+    assert!(it.body.contains("<div class=\"body\" lang=\"en\">"), "after the reader's languages comes English");
     assert_eq!(app.get("/stories/99999", &[]).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/stories/abc", &[]).await.status, StatusCode::NOT_FOUND);
 }

@@ -160,6 +160,9 @@ fn pip_download(file: &PinnedFile, dest: &Path) -> Result<(), FetchError> {
         cmd.args(["--platform", "manylinux2014_x86_64", "--python-version", "3.11"]);
     }
     cmd.arg("-d").arg(dest).arg(&spec);
+    // pip reports progress on its standard output; ours is the command's result (`--json`),
+    // so pip's goes to standard error.
+    cmd.stdout(std::io::stderr());
     let status = cmd.status().map_err(|e| {
         FetchError::Fetch(format!(
             "could not run `python3 -m pip` to download {spec}: {e}. Install Python 3 with pip \

@@ -291,7 +291,7 @@ pub fn translation_calibration(
             let hits = (0..short.vectors.len())
                 .filter(|&i| {
                     let (j, c) = best(short, long, i);
-                    c >= 0.80 && numbers(&short.sentences[i]) == numbers(&long.sentences[j])
+                    c >= 0.80 && chorus_synth::numbers(&short.sentences[i]) == chorus_synth::numbers(&long.sentences[j])
                 })
                 .count();
             if hits * 10 < short.vectors.len() * 6 {
@@ -320,8 +320,4 @@ pub fn translation_calibration(
             .collect(),
         thresholds: (0..=10).map(|k| 0.80 + 0.01 * k as f32).map(|t| (t, share(&pos, t), share(&neg, t))).collect(),
     })
-}
-
-fn numbers(s: &str) -> BTreeSet<String> {
-    chorus_synth::numbers(s)
 }

@@ -849,18 +849,14 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Eval(EvalCommand::Translations { input, json }) => {
-            let text = std::fs::read_to_string(&input).with_context(|| format!("reading {}", input.display()))?;
-            let mut articles = Vec::new();
-            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let a: chorus_core::Article = serde_json::from_str::<serde_json::Value>(line)
-                    .ok()
-                    .and_then(|mut v| {
-                        v["lang_detected"] = serde_json::Value::Bool(false);
-                        serde_json::from_value(v).ok()
-                    })
-                    .with_context(|| format!("{}:{}: not an article", input.display(), n + 1))?;
-                articles.push(a);
+            // The ingest reader: the same validation and language codes as `chorus ingest`.
+            let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+            let batch = chorus_ingest::read_jsonl(std::io::BufReader::new(file))
+                .with_context(|| format!("reading {}", input.display()))?;
+            if let Some(r) = batch.rejected.first() {
+                anyhow::bail!("{}:{}: {}", input.display(), r.line, r.reason);
             }
+            let articles: Vec<chorus_core::Article> = batch.articles.into_iter().map(|(_, a)| a).collect();
             let config = Config::with_data_dir(std::env::temp_dir());
             let model_dir = fetch_model(&config.model_dir)?;
             let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;

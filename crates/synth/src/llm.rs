@@ -369,44 +369,43 @@ fn months_in(text: &str) -> BTreeSet<u32> {
 /// The words of a drafted sentence that must be names found in its cited passages:
 /// capitalised words not starting the sentence, months excluded (checked as dates); in a
 /// noun-capitalising language only words inside a run of two or more capitalised words,
-/// leaving out the run's first word when the run has three (a title before a name).
+/// leaving out the run's first word (a noun or title before the name).
 fn names_to_check(sentence: &str, lang: &str) -> Vec<String> {
-    let out: Vec<String> = names(sentence).into_iter().filter(|w| month_of(w).is_none()).collect();
-    if NOUN_CAPITALISING.contains(&lang) {
-        // Runs of capitalised words (a determiner does not start one); in a run the first
-        // word is a noun or title ("Insel Kefalonia", "Bürgermeisterin Eleni Papadaki"), the
-        // rest are the name.
-        const DETERMINERS: &[&str] = &[
-            "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "eines", "im", "am",
-            "zum", "zur", "vom", "beim",
-        ];
-        let words: Vec<&str> = sentence.split_whitespace().collect();
-        let clean = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
-        let capital = |w: &str| {
-            w.chars().next().is_some_and(char::is_uppercase) && !DETERMINERS.contains(&clean(w).to_lowercase().as_str())
-        };
-        let mut in_run: Vec<String> = Vec::new();
-        let mut k = 0;
-        while k < words.len() {
-            if !capital(words[k]) {
-                k += 1;
-                continue;
-            }
-            let start = k;
-            k += 1;
-            while k < words.len() && capital(words[k]) && !words[k - 1].ends_with([',', '.', ':', ';']) {
-                k += 1;
-            }
-            if k - start >= 2 {
-                in_run.extend(words[start + 1..k].iter().map(|w| clean(w)));
-            }
-        }
-        let mut checked: Vec<String> =
-            in_run.into_iter().filter(|w| month_of(w).is_none() && w.chars().count() >= 2).collect();
-        checked.dedup();
-        return checked;
+    if !NOUN_CAPITALISING.contains(&lang) {
+        return names(sentence).into_iter().filter(|w| month_of(w).is_none()).collect();
     }
-    out
+    // Runs of capitalised words (a determiner does not start one); in a run the first
+    // word is a noun or title ("Insel Kefalonia", "Bürgermeisterin Eleni Papadaki"), the
+    // rest are the name.
+    const DETERMINERS: &[&str] = &[
+        "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "eines", "im", "am", "zum",
+        "zur", "vom", "beim",
+    ];
+    let words: Vec<&str> = sentence.split_whitespace().collect();
+    let clean = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+    let capital = |w: &str| {
+        w.chars().next().is_some_and(char::is_uppercase) && !DETERMINERS.contains(&clean(w).to_lowercase().as_str())
+    };
+    let mut in_run: Vec<String> = Vec::new();
+    let mut k = 0;
+    while k < words.len() {
+        if !capital(words[k]) {
+            k += 1;
+            continue;
+        }
+        let start = k;
+        k += 1;
+        while k < words.len() && capital(words[k]) && !words[k - 1].ends_with([',', '.', ':', ';']) {
+            k += 1;
+        }
+        if k - start >= 2 {
+            in_run.extend(words[start + 1..k].iter().map(|w| clean(w)));
+        }
+    }
+    let mut checked: Vec<String> =
+        in_run.into_iter().filter(|w| month_of(w).is_none() && w.chars().count() >= 2).collect();
+    checked.dedup();
+    checked
 }
 
 /// Checks one drafted sentence against the claims it cites; `Err` says why it fails.

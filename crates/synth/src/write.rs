@@ -77,6 +77,8 @@ pub struct StoryAnalysis<'a> {
     disputes: Vec<Dispute>,
     quote_conflicts: Vec<(usize, String, String)>,
     coverage: Coverage,
+    /// Per source, how much the other reports use its headline's words ([`title_consensus`]).
+    title_consensus: Vec<f32>,
 }
 
 fn union_find_root(parent: &mut [usize], mut x: usize) -> usize {
@@ -329,6 +331,7 @@ impl<'a> StoryAnalysis<'a> {
                 counts.into_iter().map(|(a, n)| (a.to_string(), n)).collect()
             },
         };
+        let title_consensus = title_consensus(sources, &report_of);
         StoryAnalysis {
             sources,
             cands,
@@ -346,6 +349,7 @@ impl<'a> StoryAnalysis<'a> {
             disputes,
             quote_conflicts,
             coverage,
+            title_consensus,
         }
     }
 
@@ -768,7 +772,8 @@ impl<'a> StoryAnalysis<'a> {
 
     /// The headline in `edition`: a source headline in that language when one is a real
     /// headline (not a bare subject label, not cut off), the one whose words the other
-    /// reports use most; else a clause of the lead sentence, never cut mid-word.
+    /// reports use most ([`title_consensus`]); else a clause of the lead sentence, never
+    /// cut mid-word.
     fn headline(&self, quoted: &[usize], edition: &str) -> String {
         let sources = self.sources;
         let usable: Vec<usize> = (0..sources.len())
@@ -778,24 +783,7 @@ impl<'a> StoryAnalysis<'a> {
             })
             .collect();
         let lead_source = quoted.first().map(|&q| self.cands[q].source);
-        let words = |t: &str| -> BTreeSet<u64> {
-            chorus_text::terms::term_counts(t, 1.0).into_iter().filter(|(_, w)| *w > 0.0).map(|(h, _)| h).collect()
-        };
-        let report_words: Vec<(usize, BTreeSet<u64>)> = sources
-            .iter()
-            .enumerate()
-            .map(|(s, r)| (self.report_of[s], words(&format!("{}\n{}", r.article.title, r.article.text))))
-            .collect();
-        let consensus = |s: usize| -> f32 {
-            let mine = words(&sources[s].article.title);
-            let others: Vec<&BTreeSet<u64>> =
-                report_words.iter().filter(|(r, _)| *r != self.report_of[s]).map(|(_, w)| w).collect();
-            if mine.is_empty() || others.is_empty() {
-                return 0.0;
-            }
-            others.iter().map(|w| mine.intersection(w).count() as f32 / mine.len() as f32).sum::<f32>()
-                / others.len() as f32
-        };
+        let consensus = |s: usize| self.title_consensus[s];
         let best = usable.iter().copied().max_by(|&a, &b| {
             consensus(a)
                 .total_cmp(&consensus(b))
@@ -815,6 +803,32 @@ impl<'a> StoryAnalysis<'a> {
             None => sources.iter().map(|r| r.article.title.trim()).find(|t| !t.is_empty()).unwrap_or("").to_string(),
         }
     }
+}
+
+/// Per source, the share of its headline's words that each other report uses (in its
+/// headline or text), averaged over those reports: the least idiosyncratic framing scores
+/// highest. 0 for an empty headline or a story of one report.
+fn title_consensus(sources: &[ArticleRecord], report_of: &[usize]) -> Vec<f32> {
+    let words = |t: &str| -> BTreeSet<u64> {
+        chorus_text::terms::term_counts(t, 1.0).into_iter().filter(|(_, w)| *w > 0.0).map(|(h, _)| h).collect()
+    };
+    if report_of.iter().collect::<BTreeSet<_>>().len() < 2 {
+        return vec![0.0; sources.len()];
+    }
+    let report_words: Vec<BTreeSet<u64>> =
+        sources.iter().map(|r| words(&format!("{}\n{}", r.article.title, r.article.text))).collect();
+    (0..sources.len())
+        .map(|s| {
+            let mine = words(&sources[s].article.title);
+            let others: Vec<&BTreeSet<u64>> =
+                (0..sources.len()).filter(|&o| report_of[o] != report_of[s]).map(|o| &report_words[o]).collect();
+            if mine.is_empty() || others.is_empty() {
+                return 0.0;
+            }
+            others.iter().map(|w| mine.intersection(w).count() as f32 / mine.len() as f32).sum::<f32>()
+                / others.len() as f32
+        })
+        .collect()
 }
 
 /// Whether a title is the name of the page it links to (an encyclopaedia or tag page:

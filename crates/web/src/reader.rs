@@ -383,7 +383,9 @@ fn story_view(
             translation: p.translation.clone().unwrap_or_default(),
         })
     };
-    let claim_of = |a: &'_ StoryArticle, s: &chorus_core::SynthSentence| s.claim.and_then(|c| a.claims.get(c)).cloned();
+    fn claim_of<'a>(a: &'a StoryArticle, s: &chorus_core::SynthSentence) -> Option<&'a chorus_core::Claim> {
+        s.claim.and_then(|c| a.claims.get(c))
+    }
     let paragraphs: Vec<Vec<SentenceView>> = chosen
         .map(|a| {
             a.paragraphs

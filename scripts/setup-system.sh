@@ -11,6 +11,9 @@
 #   ca-certificates        HTTPS to the package registry
 #   cmake + libclang-dev   only for the optional `llama` feature (llama.cpp is built from
 #                          source; CI tests the local-model writer with it)
+#   postgresql             the PostgreSQL backend's tests: they use the server
+#                          CHORUS_TEST_POSTGRES_URL names, else start a throwaway cluster
+#                          with this package's initdb/pg_ctl (nothing is configured system-wide)
 set -euo pipefail
 
 need=()
@@ -24,6 +27,7 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 compgen -G "/usr/lib/llvm-*/lib/libclang.so" >/dev/null || need+=(libclang-dev)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup-system: all system packages present"

@@ -1,14 +1,29 @@
 //! Settings shared by every command: where data lives, threads, model and stage parameters.
 
 use chorus_cluster::ClusterConfig;
+use chorus_store::SiteStore;
 use chorus_synth::SynthConfig;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("opening the database {what}: {reason}")]
+pub struct OpenError {
+    /// The database (address without password, or file).
+    pub what: String,
+    /// Why.
+    pub reason: String,
+}
 
 /// Everything the pipeline needs to know, gathered from flags and the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Folder for the database and rejected input.
     pub data_dir: PathBuf,
+    /// Where the data is kept: a PostgreSQL address (`postgres://…`) or `sqlite:PATH`;
+    /// `None`: the SQLite file `chorus.db` in `data_dir`.
+    pub database: Option<String>,
     /// Folder with the model files (fetched there if missing).
     pub model_dir: PathBuf,
     /// Threads for model inference.
@@ -59,6 +74,7 @@ impl Config {
     pub fn with_data_dir(data_dir: PathBuf) -> Config {
         Config {
             data_dir,
+            database: None,
             model_dir: default_model_dir(),
             threads: default_threads(),
             max_tokens: 128,
@@ -70,8 +86,31 @@ impl Config {
         }
     }
 
-    /// Path of the SQLite database.
+    /// Path of the SQLite database in the data folder (used when no `database` is set).
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("chorus.db")
+    }
+
+    /// The database address in use: `database`, else `sqlite:<data_dir>/chorus.db`.
+    pub fn database_address(&self) -> String {
+        self.database.clone().unwrap_or_else(|| format!("sqlite:{}", self.database_path().display()))
+    }
+
+    /// The address as it may be shown (password removed).
+    pub fn database_label(&self) -> String {
+        match &self.database {
+            Some(a) => chorus_store::redact(a),
+            None => self.database_path().display().to_string(),
+        }
+    }
+
+    /// Opens the store (creating the data folder for the default SQLite file).
+    pub fn open_store(&self) -> Result<Arc<dyn SiteStore>, OpenError> {
+        if self.database.is_none() {
+            std::fs::create_dir_all(&self.data_dir)
+                .map_err(|e| OpenError { what: self.data_dir.display().to_string(), reason: e.to_string() })?;
+        }
+        chorus_store::open(&self.database_address())
+            .map_err(|e| OpenError { what: self.database_label(), reason: e.to_string() })
     }
 }

@@ -34,6 +34,10 @@ struct Common {
     /// Folder for the database and rejected input.
     #[arg(long, env = "CHORUS_DATA_DIR", default_value_os_t = default_data_dir())]
     data_dir: PathBuf,
+    /// Database: postgres://user@host/db (PostgreSQL, for several processes) or
+    /// sqlite:PATH; default: chorus.db in the data folder.
+    #[arg(long, env = "CHORUS_DATABASE_URL")]
+    database: Option<String>,
     /// Threads for model inference (default: cores − 1).
     #[arg(long, env = "CHORUS_THREADS", default_value_t = default_threads())]
     threads: usize,
@@ -359,13 +363,16 @@ struct StoreArgs {
     /// Folder for the database.
     #[arg(long, env = "CHORUS_DATA_DIR", default_value_os_t = default_data_dir())]
     data_dir: PathBuf,
+    /// Database: postgres://user@host/db (PostgreSQL, for several processes) or
+    /// sqlite:PATH; default: chorus.db in the data folder.
+    #[arg(long, env = "CHORUS_DATABASE_URL")]
+    database: Option<String>,
 }
 
 impl StoreArgs {
-    fn open(&self) -> Result<SqliteStore> {
-        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
-        let path = Config::with_data_dir(self.data_dir.clone()).database_path();
-        SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))
+    fn open(&self) -> Result<Arc<dyn SiteStore>> {
+        let config = Config { database: self.database.clone(), ..Config::with_data_dir(self.data_dir.clone()) };
+        Ok(config.open_store()?)
     }
 }
 
@@ -772,10 +779,7 @@ fn run(cli: Cli) -> Result<i32> {
                 );
             }
             let hash = chorus_web::security::hash_password(password)?;
-            std::fs::create_dir_all(&config.data_dir)
-                .with_context(|| format!("creating {}", config.data_dir.display()))?;
-            let store = SqliteStore::open(&config.database_path())
-                .with_context(|| format!("opening {}", config.database_path().display()))?;
+            let store = config.open_store()?;
             if store.put_user(&name, &hash, chrono::Utc::now())? {
                 println!("editor {name} created; log in at /editor/login");
             } else {
@@ -1051,9 +1055,7 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Serve { common, listen, site } => {
             let config = config(&common);
-            let store = SqliteStore::open(&config.database_path())
-                .with_context(|| format!("opening {}", config.database_path().display()))?;
-            serve(Arc::new(store), listen, site.config(), site.web_threads)?;
+            serve(config.open_store()?, listen, site.config(), site.web_threads)?;
             Ok(0)
         }
     }
@@ -1212,6 +1214,7 @@ fn feeds_command(cmd: FeedsCommand) -> Result<i32> {
 
 fn config(common: &Common) -> Config {
     let mut c = Config::with_data_dir(common.data_dir.clone());
+    c.database = common.database.clone().filter(|d| !d.trim().is_empty());
     c.threads = common.threads.max(1);
     common.llm.apply(&mut c.llm, c.threads);
     c
@@ -1286,14 +1289,19 @@ fn ingest_and_process(
     let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
     let model_secs = t.elapsed().as_secs_f64();
 
-    let store = SqliteStore::open(&config.database_path())
-        .with_context(|| format!("opening {}", config.database_path().display()))?;
+    let store = config.open_store()?;
     let t = Instant::now();
-    let mut dedup = pipeline::load_dedup_index(&store)?;
+    let mut dedup = pipeline::load_dedup_index(store.as_ref())?;
     let mut reports = Vec::new();
     for (name, reader) in inputs {
-        let r =
-            pipeline::ingest_jsonl(&store, reader, &name, &config.data_dir, &mut dedup, config.duplicate_threshold)?;
+        let r = pipeline::ingest_jsonl(
+            store.as_ref(),
+            reader,
+            &name,
+            &config.data_dir,
+            &mut dedup,
+            config.duplicate_threshold,
+        )?;
         for issue in &r.issues {
             eprintln!("{name}: {issue}");
         }
@@ -1334,7 +1342,7 @@ fn ingest_and_process(
         }
     };
     let llm = chorus::llm::build(&config.llm)?;
-    let p = pipeline::process(&store, &embedder, config, llm.as_ref(), &mut progress)?;
+    let p = pipeline::process(store.as_ref(), &embedder, config, llm.as_ref(), &mut progress)?;
     let stats = store.stats()?;
     let n_articles = reports.iter().map(|r| r.inserted).sum::<usize>();
     let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
@@ -1374,7 +1382,7 @@ fn ingest_and_process(
         "store: {} articles ({} duplicates), {} stories ({} in more than one language), {} written articles",
         stats.articles, stats.duplicates, stats.stories, multi, stats.story_texts
     );
-    Ok((Arc::new(store), reports))
+    Ok((store, reports))
 }
 
 fn run_service(
@@ -1387,10 +1395,7 @@ fn run_service(
 ) -> Result<i32> {
     use std::sync::atomic::{AtomicBool, Ordering};
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let store = Arc::new(
-        SqliteStore::open(&config.database_path())
-            .with_context(|| format!("opening {}", config.database_path().display()))?,
-    );
+    let store = config.open_store()?;
     if store.outlets()?.is_empty() {
         let outlets =
             chorus_ingest::outlets::parse_registry(chorus_ingest::outlets::BUNDLED_REGISTRY, "data/outlets.toml")?;

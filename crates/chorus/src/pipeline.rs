@@ -381,6 +381,8 @@ pub struct SynthReport {
     pub llm_fallbacks: usize,
     /// Generated sentences dropped by verification.
     pub llm_dropped: usize,
+    /// Stories marked again while they were written (they stay dirty for the next run).
+    pub remarked: usize,
 }
 
 /// Writes the article of every story whose sources changed, in each edition language;
@@ -395,7 +397,8 @@ pub fn synthesize_dirty(
     let dirty = store.dirty_stories()?;
     let mut report = SynthReport::default();
     let now = Utc::now();
-    for (k, story) in dirty.iter().enumerate() {
+    for (k, mark) in dirty.iter().enumerate() {
+        let story = &mark.id;
         let sources = store.story_sources(*story)?;
         let cands = chorus_synth::candidates(&sources, config);
         let (vectors, fresh) = candidate_vectors(store, embedder, &sources, &cands)?;
@@ -425,7 +428,11 @@ pub fn synthesize_dirty(
                 }
             }
         }
-        store.put_story_texts(*story, &texts)?;
+        if !store.put_story_texts(*story, mark.generation, &texts)? {
+            // Marked again while it was written (a new source arrived): it stays dirty and
+            // the next run writes it with the new sources.
+            report.remarked += 1;
+        }
         report.stories += 1;
         report.articles += texts.len();
         on_story(k + 1, dirty.len());

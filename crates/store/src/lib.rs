@@ -1,14 +1,23 @@
 //! chorus-store: where articles, vectors, stories and written articles are kept.
 //!
-//! Every other crate reaches storage through the [`Store`] trait, so a PostgreSQL
-//! implementation can sit beside [`SqliteStore`] without touching the pipeline or the web
-//! layer. Schema changes are numbered SQL files in `migrations/`, applied in order at open
-//! and recorded in SQLite's `user_version`.
+//! Every other crate reaches storage through the [`Store`] and [`SiteStore`] traits, which
+//! two backends implement: [`SqliteStore`] (one file, the embedded default) and
+//! [`PgStore`] (PostgreSQL, for several processes on several machines). What an editor
+//! or reader expects of stored texts (revisions, drafts behind corrections, report
+//! states, list summaries) is decided once in [`rules`]; backends only read and write rows.
+//! Each backend keeps its own numbered SQL migrations (`migrations/`, `migrations/postgres/`),
+//! applied in order when a store is opened. [`open`] picks the backend from a database
+//! address. The same conformance suite (`tests/conformance.rs`) runs against both.
 
+mod pg;
+mod pg_site;
+pub mod rules;
 pub mod site;
 mod sqlite;
 mod sqlite_site;
+pub mod testing;
 
+pub use pg::PgStore;
 pub use site::{NewReport, REPORT_KINDS, Report, RevisionInfo, Session, SiteStore};
 pub use sqlite::SqliteStore;
 
@@ -22,6 +31,28 @@ pub enum StoreError {
     /// The database reported an error.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error.
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// No pooled PostgreSQL connection could be had.
+    #[error("postgres connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("connecting to {address}: {source}")]
+    Connect {
+        /// The address (passwords removed).
+        address: String,
+        /// What the client reported.
+        source: postgres::Error,
+    },
+    /// The database address names no backend this build knows, or is malformed.
+    #[error("database address {address:?}: {reason}")]
+    Address {
+        /// The address as given (passwords removed).
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Stored JSON could not be read back.
     #[error("stored JSON in {what}: {source}")]
     Json {
@@ -98,6 +129,43 @@ pub struct ClusteredVector {
     pub vector: Vec<f32>,
 }
 
+/// A story whose sources changed since it was last written, with the generation of its
+/// dirty mark: writing it clears the mark only if no new mark was made meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirtyStory {
+    /// The story.
+    pub id: StoryId,
+    /// Counts every mark; compared when the written texts are stored.
+    pub generation: i64,
+}
+
+/// Opens the store a database address names: `postgres://…` or `postgresql://…` for
+/// PostgreSQL; `sqlite:PATH` or a plain path for a SQLite file (created if missing).
+pub fn open(address: &str) -> Result<std::sync::Arc<dyn SiteStore>> {
+    if address.starts_with("postgres://") || address.starts_with("postgresql://") {
+        return Ok(std::sync::Arc::new(PgStore::connect(address)?));
+    }
+    let path = address.strip_prefix("sqlite://").or_else(|| address.strip_prefix("sqlite:")).unwrap_or(address);
+    if path.is_empty() || address.contains("://") && !address.starts_with("sqlite:") {
+        return Err(StoreError::Address {
+            address: redact(address),
+            reason: "expected postgres://…, sqlite:PATH or a file path".into(),
+        });
+    }
+    Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(path))?))
+}
+
+/// A database address with its password (if any) replaced by `***`, for messages.
+pub fn redact(address: &str) -> String {
+    match url::Url::parse(address) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => address.to_string(),
+    }
+}
+
 /// Persistent storage for the whole pipeline.
 pub trait Store: Send + Sync {
     /// Inserts articles in one transaction, reporting per article what happened.
@@ -125,12 +193,15 @@ pub trait Store: Send + Sync {
         new_stories: usize,
         assignments: &[(String, std::result::Result<StoryId, usize>)],
     ) -> Result<Vec<StoryId>>;
-    /// Stories whose sources changed since they were last written.
-    fn dirty_stories(&self) -> Result<Vec<StoryId>>;
+    /// Stories whose sources changed since they were last written, by id.
+    fn dirty_stories(&self) -> Result<Vec<DirtyStory>>;
     /// The articles of a story, oldest first.
     fn story_sources(&self, story: StoryId) -> Result<Vec<ArticleRecord>>;
-    /// Replaces a story's written articles and marks it clean.
-    fn put_story_texts(&self, story: StoryId, texts: &[StoryArticle]) -> Result<()>;
+    /// Replaces a story's written articles (following [`rules::plan_machine_text`]) and
+    /// marks it clean if its mark still has `generation` (the one [`Store::dirty_stories`]
+    /// returned). Returns false when the story was marked again meanwhile: it stays dirty,
+    /// so the next run writes it with the new sources.
+    fn put_story_texts(&self, story: StoryId, generation: i64, texts: &[StoryArticle]) -> Result<bool>;
     /// Cached sentence vectors by text key.
     fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>>;
     /// Caches sentence vectors.

@@ -1,8 +1,9 @@
 //! SQLite implementation of [`Store`] (bundled SQLite, WAL mode).
 
+use crate::rules::{self, SourceFacts, TextPlan, WrittenFacts};
 use crate::{
-    ArticleRevision, ClusteredVector, FeedState, FeedUpdate, InsertOutcome, NewArticle, Recheck, RecheckOutcome,
-    Result, Store, StoreError, StoreStats, vector_from_bytes, vector_to_bytes,
+    ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, NewArticle, Recheck,
+    RecheckOutcome, Result, Store, StoreError, StoreStats, vector_from_bytes, vector_to_bytes,
 };
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_article_rechecks.sql"),
     include_str!("../migrations/0004_site.sql"),
     include_str!("../migrations/0005_story_drafts.sql"),
+    include_str!("../migrations/0006_story_generation.sql"),
 ];
 
 /// A [`Store`] in one SQLite file.
@@ -75,7 +77,7 @@ impl SqliteStore {
             return Err(StoreError::TooNew { found: version, known });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
@@ -98,7 +100,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn insert_articles(&self, articles: &[NewArticle<'_>]) -> Result<Vec<InsertOutcome>> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(articles.len());
         {
             let mut find = tx.prepare_cached("SELECT content_hash FROM articles WHERE id = ?1")?;
@@ -163,7 +165,7 @@ impl Store for SqliteStore {
 
     fn put_article_vectors(&self, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO article_vectors (article_id, model, vector) VALUES (?1, ?2, ?3)",
@@ -237,17 +239,17 @@ impl Store for SqliteStore {
         assignments: &[(String, std::result::Result<StoryId, usize>)],
     ) -> Result<Vec<StoryId>> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut created = Vec::with_capacity(new_stories);
         {
             let now = fmt_time(&Utc::now());
-            let mut mk = tx.prepare_cached("INSERT INTO stories (created_at, dirty) VALUES (?1, 1)")?;
+            let mut mk = tx.prepare_cached("INSERT INTO stories (created_at, dirty, generation) VALUES (?1, 1, 1)")?;
             for _ in 0..new_stories {
                 mk.execute([&now])?;
                 created.push(tx.last_insert_rowid());
             }
             let mut set = tx.prepare_cached("UPDATE articles SET story_id = ?1 WHERE id = ?2")?;
-            let mut dirty = tx.prepare_cached("UPDATE stories SET dirty = 1 WHERE id = ?1")?;
+            let mut dirty = tx.prepare_cached(MARK_DIRTY)?;
             for (article, target) in assignments {
                 let story = match target {
                     Ok(id) => *id,
@@ -265,10 +267,10 @@ impl Store for SqliteStore {
         Ok(created)
     }
 
-    fn dirty_stories(&self) -> Result<Vec<StoryId>> {
+    fn dirty_stories(&self) -> Result<Vec<DirtyStory>> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT id FROM stories WHERE dirty = 1 ORDER BY id")?;
-        let rows = st.query_map([], |r| r.get(0))?;
+        let mut st = conn.prepare("SELECT id, generation FROM stories WHERE dirty = 1 ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok(DirtyStory { id: r.get(0)?, generation: r.get(1)? }))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -282,40 +284,32 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn put_story_texts(&self, story: StoryId, texts: &[StoryArticle]) -> Result<()> {
+    fn put_story_texts(&self, story: StoryId, generation: i64, texts: &[StoryArticle]) -> Result<bool> {
+        use crate::sqlite_site::{
+            append_revision, latest_machine_revision, latest_revision, put_current_text, put_draft,
+        };
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM story_texts WHERE story_id = ?1", [story])?;
         for t in texts {
-            let latest = crate::sqlite_site::latest_revision(&tx, story, &t.lang)?;
-            if let Some(current) = latest.as_ref().filter(|l| l.by_editor) {
-                // An editor's correction stands: the machine's new text waits for review
-                // (unless it reads like the machine text the editor corrected).
-                let corrected_from = crate::sqlite_site::latest_machine_revision(&tx, story, &t.lang)?;
-                if !corrected_from.is_some_and(|m| crate::sqlite_site::same_text(&m, t)) {
-                    crate::sqlite_site::put_draft(&tx, t)?;
+            let latest = latest_revision(&tx, story, &t.lang)?;
+            match rules::plan_machine_text(latest, || latest_machine_revision(&tx, story, &t.lang), t)? {
+                TextPlan::KeepCorrection { current, draft } => {
+                    if let Some(draft) = draft {
+                        put_draft(&tx, &draft)?;
+                    }
+                    put_current_text(&tx, &current, &rules::to_json(&current)?)?;
                 }
-                let json = crate::sqlite_site::to_json(&current.article)?;
-                crate::sqlite_site::put_current_text(&tx, &current.article, &json)?;
-                continue;
-            }
-            // A text that reads as before keeps its revision number; a changed one becomes
-            // the next revision, so readers can see what the machine rewrote and when.
-            let (revision, changed, note) = match latest {
-                Some(l) if crate::sqlite_site::same_text(&l.article, t) => (l.number, false, ""),
-                Some(l) => (l.number + 1, true, "rewritten by chorus: its sources changed"),
-                None => (1, true, "first version"),
-            };
-            let t = StoryArticle { revision, ..t.clone() };
-            if changed {
-                crate::sqlite_site::append_revision(&tx, &t, &t.edited_by, note, None, false)?;
-            } else {
-                crate::sqlite_site::put_current_text(&tx, &t, &crate::sqlite_site::to_json(&t)?)?;
+                TextPlan::Refresh(t) => put_current_text(&tx, &t, &rules::to_json(&t)?)?,
+                TextPlan::Append { article, note } => {
+                    append_revision(&tx, &article, &article.edited_by, note, None, false)?
+                }
             }
         }
-        tx.execute("UPDATE stories SET dirty = 0 WHERE id = ?1", [story])?;
+        let cleared =
+            tx.execute("UPDATE stories SET dirty = 0 WHERE id = ?1 AND generation = ?2", params![story, generation])?;
         tx.commit()?;
-        Ok(())
+        Ok(cleared > 0)
     }
 
     fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>> {
@@ -333,7 +327,7 @@ impl Store for SqliteStore {
 
     fn put_sentence_vectors(&self, model: &str, vectors: &[(u64, Vec<f32>)]) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO sentence_vectors (model, text_key, vector) VALUES (?1, ?2, ?3)",
@@ -360,7 +354,7 @@ impl Store for SqliteStore {
                     WrittenFacts {
                         lang: r.get(1)?,
                         title: r.get(2)?,
-                        written_at: r.get(3)?,
+                        written_at: parse_time(r.get(3)?),
                         independent: r.get::<_, Option<i64>>(4)?.and_then(|n| usize::try_from(n).ok()),
                     },
                 ))
@@ -396,11 +390,9 @@ impl Store for SqliteStore {
         }
         let mut out: Vec<StorySummary> = acc
             .into_iter()
-            .map(|(id, arts)| summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[])))
+            .map(|(id, arts)| rules::summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[])))
             .collect();
-        out.sort_by(|a, b| {
-            b.n_independent.cmp(&a.n_independent).then(b.last_published.cmp(&a.last_published)).then(a.id.cmp(&b.id))
-        });
+        rules::sort_summaries(&mut out);
         Ok(out)
     }
 
@@ -423,32 +415,12 @@ impl Store for SqliteStore {
             }
             v
         };
-        let arts: Vec<SourceFacts> = sources
-            .iter()
-            .map(|r| SourceFacts {
-                lang: r.article.lang.clone(),
-                outlet: r.article.outlet.clone(),
-                report: r.report_id().to_string(),
-                published: r.article.published,
-                title: r.article.title.clone(),
-            })
-            .collect();
-        let titles: Vec<WrittenFacts> = articles
-            .iter()
-            .map(|a| WrittenFacts {
-                lang: a.lang.clone(),
-                title: a.title.clone(),
-                written_at: fmt_time(&a.written_at),
-                independent: Some(a.coverage.independent),
-            })
-            .collect();
-        let summary = summarize(id, &arts, &titles);
-        Ok(Some(StoryDetail { summary, sources, articles }))
+        Ok(Some(rules::detail(id, sources, articles)))
     }
 
     fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (mut added, mut updated) = (0, 0);
         let now = fmt_time(&Utc::now());
         for o in outlets {
@@ -578,7 +550,7 @@ impl Store for SqliteStore {
 
     fn schedule_rechecks(&self, ids: &[String], due: DateTime<Utc>) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT OR IGNORE INTO article_rechecks (article_id, due_at) \
@@ -619,7 +591,7 @@ impl Store for SqliteStore {
         next_due: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (old_title, old_body, story): (String, String, Option<StoryId>) =
             tx.query_row("SELECT title, body, story_id FROM articles WHERE id = ?1", [id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -650,7 +622,7 @@ impl Store for SqliteStore {
             && outcome != &RecheckOutcome::Unchanged
             && let Some(story) = story
         {
-            tx.execute("UPDATE stories SET dirty = 1 WHERE id = ?1", [story])?;
+            tx.execute(MARK_DIRTY, [story])?;
         }
         tx.execute(
             "UPDATE article_rechecks SET due_at = ?2, checks_done = checks_done + ?3 WHERE article_id = ?1",
@@ -691,7 +663,7 @@ impl Store for SqliteStore {
 
     fn put_related(&self, story: StoryId, related: &[(StoryId, f32)]) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM story_related WHERE story_id = ?1", [story])?;
         for (other, sim) in related {
             tx.execute(
@@ -724,70 +696,12 @@ impl Store for SqliteStore {
     }
 }
 
-/// What a story summary needs to know of one source article.
-struct SourceFacts {
-    lang: String,
-    outlet: String,
-    /// Id of the report it belongs to (itself, or the original it copies).
-    report: String,
-    published: Option<DateTime<Utc>>,
-    title: String,
-}
-
-/// What a story summary needs to know of one written article.
-struct WrittenFacts {
-    lang: String,
-    title: String,
-    written_at: String,
-    /// Independent reports as synthesis counted them (translations and wire copies folded).
-    independent: Option<usize>,
-}
-
-/// Builds a summary from its sources' facts and its written articles.
-fn summarize(id: StoryId, arts: &[SourceFacts], titles: &[WrittenFacts]) -> StorySummary {
-    let mut lang_counts: Vec<(String, usize)> = Vec::new();
-    for a in arts {
-        match lang_counts.iter_mut().find(|(l, _)| *l == a.lang) {
-            Some((_, n)) => *n += 1,
-            None => lang_counts.push((a.lang.clone(), 1)),
-        }
-    }
-    lang_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let languages: Vec<String> = lang_counts.into_iter().map(|(l, _)| l).collect();
-    let distinct = |f: fn(&SourceFacts) -> &str| arts.iter().map(f).collect::<std::collections::BTreeSet<_>>().len();
-    let reports = distinct(|a| a.report.as_str());
-    let title = languages
-        .first()
-        .and_then(|l| titles.iter().find(|w| w.lang == *l))
-        .or_else(|| titles.first())
-        .map(|w| w.title.clone())
-        .or_else(|| arts.first().map(|a| a.title.clone()))
-        .unwrap_or_default();
-    StorySummary {
-        id,
-        title,
-        titles: titles.iter().map(|w| (w.lang.clone(), w.title.clone())).collect(),
-        languages,
-        n_sources: arts.len(),
-        // Synthesis folds translations and wire copies that ingest's fingerprints miss;
-        // its count (stored with each written article) is the finer one.
-        n_independent: titles
-            .iter()
-            .filter_map(|w| w.independent)
-            .filter(|&n| n > 0)
-            .min()
-            .map_or(reports, |n| n.min(reports)),
-        n_outlets: distinct(|a| a.outlet.as_str()),
-        first_published: arts.iter().filter_map(|a| a.published).min(),
-        last_published: arts.iter().filter_map(|a| a.published).max(),
-        updated: titles.iter().filter_map(|w| parse_time(Some(w.written_at.clone()))).max(),
-    }
-}
+/// Marks a story for rewriting and counts up its generation.
+pub(crate) const MARK_DIRTY: &str = "UPDATE stories SET dirty = 1, generation = generation + 1 WHERE id = ?1";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chorus_core::SynthSentence;
 
     fn article(id: &str, text: &str) -> Article {
         Article {
@@ -837,119 +751,5 @@ mod tests {
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("opened a newer schema"),
         }
-    }
-
-    #[test]
-    fn outlets_are_added_updated_and_listed_with_their_feeds() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        let outlet = |name: &str, feeds: &[&str]| Outlet {
-            name: name.into(),
-            homepage: format!("https://{name}.example/"),
-            country: "FR".into(),
-            languages: vec!["fr".into()],
-            kind: OutletKind::Public,
-            feeds: feeds.iter().map(|f| f.to_string()).collect(),
-        };
-        assert_eq!(s.put_outlets(&[outlet("a", &["https://a.example/rss"]), outlet("b", &[])]).unwrap(), (2, 0));
-        let moved =
-            Outlet { kind: OutletKind::Wire, ..outlet("b", &["https://a.example/rss", "https://b.example/atom"]) };
-        assert_eq!(s.put_outlets(&[moved]).unwrap(), (0, 1));
-        let list = s.outlets().unwrap();
-        assert_eq!(list.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        assert!(list[0].feeds.is_empty(), "the feed moved to b");
-        assert_eq!(list[1].feeds, ["https://a.example/rss", "https://b.example/atom"]);
-        assert_eq!(list[1].kind, OutletKind::Wire);
-    }
-
-    #[test]
-    fn insert_reports_new_unchanged_and_conflicting() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let a = article("a", "one");
-        let b = article("b", "one");
-        let out = s.insert_articles(&[new(&a, "h1", None), new(&b, "h1", Some("a"))]).unwrap();
-        assert_eq!(out, [InsertOutcome::Inserted, InsertOutcome::Inserted]);
-        let a2 = article("a", "changed");
-        let out = s.insert_articles(&[new(&a, "h1", None), new(&a2, "h2", None)]).unwrap();
-        assert_eq!(out, [InsertOutcome::Unchanged, InsertOutcome::Conflict]);
-        assert_eq!(s.article("a").unwrap().unwrap().article.text, "one", "stored version kept");
-        assert_eq!(s.article("b").unwrap().unwrap().report_id(), "a");
-        assert_eq!(s.stats().unwrap(), StoreStats { articles: 2, duplicates: 1, stories: 0, story_texts: 0 });
-    }
-
-    #[test]
-    fn stories_assignment_texts_and_summaries() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let (a, b, c) = (article("a", "x"), article("b", "y"), article("c", "x"));
-        s.insert_articles(&[new(&a, "1", None), new(&b, "2", None), new(&c, "3", Some("a"))]).unwrap();
-        assert_eq!(s.unclustered_articles().unwrap().len(), 3);
-        let created = s.assign(2, &[("a".into(), Err(0)), ("b".into(), Err(1)), ("c".into(), Err(0))]).unwrap();
-        assert_eq!(created.len(), 2);
-        assert!(s.unclustered_articles().unwrap().is_empty());
-        assert_eq!(s.dirty_stories().unwrap(), created);
-        assert!(s.assign(0, &[("missing".into(), Ok(created[0]))]).is_err());
-        let text = StoryArticle {
-            story_id: created[0],
-            lang: "en".into(),
-            title: "Written <title>".into(),
-            edited_by: "chorus".into(),
-            written_at: Utc::now(),
-            paragraphs: vec![vec![SynthSentence {
-                text: "x".into(),
-                lang: "en".into(),
-                n_independent: 1,
-                sources: vec![],
-                claim: None,
-                disputed: false,
-                generated: false,
-                claims: Vec::new(),
-                edited: false,
-                translated_quote: false,
-            }]],
-            unconfirmed: true,
-            coverage: Default::default(),
-            claims: Vec::new(),
-            disagreements: Vec::new(),
-            generation: None,
-            revision: 0,
-        };
-        s.put_story_texts(created[0], std::slice::from_ref(&text)).unwrap();
-        assert_eq!(s.dirty_stories().unwrap(), vec![created[1]]);
-        let detail = s.story_detail(created[0]).unwrap().unwrap();
-        assert_eq!(detail.articles, vec![StoryArticle { revision: 1, ..text.clone() }], "stored as revision 1");
-        assert_eq!(detail.summary.n_sources, 2);
-        assert_eq!(detail.summary.n_independent, 1, "a copy is not an independent source");
-        assert_eq!(detail.summary.title, "Written <title>");
-        let list = s.story_summaries().unwrap();
-        assert_eq!(list.len(), 2);
-        assert!(s.story_detail(12345).unwrap().is_none());
-        // Synthesis' finer count (a translation folded into its original) wins in lists.
-        s.assign(0, &[("b".into(), Ok(created[0]))]).unwrap();
-        let distinct_reports = s.story_summaries().unwrap().iter().find(|x| x.id == created[0]).unwrap().n_independent;
-        assert_eq!(distinct_reports, 2, "the written article says 0 (unknown): the distinct reports count");
-        let folded = StoryArticle { coverage: chorus_core::Coverage { independent: 1, ..Default::default() }, ..text };
-        s.put_story_texts(created[0], &[folded]).unwrap();
-        let summary = s.story_summaries().unwrap().into_iter().find(|x| x.id == created[0]).unwrap();
-        assert_eq!((summary.n_sources, summary.n_independent), (3, 1));
-        assert_eq!(s.story_detail(created[0]).unwrap().unwrap().summary.n_independent, 1);
-        // Re-assigning to an existing story marks it dirty again.
-        s.insert_articles(&[new(&article("d", "z"), "4", None)]).unwrap();
-        s.assign(0, &[("d".into(), Ok(created[0]))]).unwrap();
-        assert_eq!(s.dirty_stories().unwrap(), created);
-    }
-
-    #[test]
-    fn vectors_round_trip_and_corrupt_blobs_are_errors() {
-        let s = SqliteStore::open_in_memory().unwrap();
-        let a = article("a", "x");
-        s.insert_articles(&[new(&a, "1", None)]).unwrap();
-        assert_eq!(s.articles_without_vector("m").unwrap().len(), 1);
-        s.put_article_vectors("m", &[("a".into(), vec![0.5, -1.0])]).unwrap();
-        assert!(s.articles_without_vector("m").unwrap().is_empty());
-        assert_eq!(s.articles_without_vector("other-model").unwrap().len(), 1);
-        assert_eq!(s.article_vectors("m", &["a".into(), "zz".into()]).unwrap()["a"], vec![0.5, -1.0]);
-        s.put_sentence_vectors("m", &[(u64::MAX, vec![1.0])]).unwrap();
-        assert_eq!(s.sentence_vectors("m", &[u64::MAX, 7]).unwrap().len(), 1);
-        assert!(vector_from_bytes(&[1, 2, 3]).is_err());
     }
 }

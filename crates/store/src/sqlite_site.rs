@@ -1,40 +1,15 @@
 //! SQLite implementation of [`SiteStore`].
 
+use crate::rules::{self, LatestRevision, from_json, to_json};
 use crate::site::{NewReport, Report, RevisionInfo, Session, SiteStore};
-use crate::sqlite::{fmt_time, parse_time};
-use crate::{Result, SqliteStore, StoreError};
+use crate::sqlite::{MARK_DIRTY, fmt_time, parse_time};
+use crate::{Result, SqliteStore};
 use chorus_core::{StoryArticle, StoryId};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-/// True when two versions of an article read the same (headline and sentences).
-pub(crate) fn same_text(a: &StoryArticle, b: &StoryArticle) -> bool {
-    let words = |x: &StoryArticle| -> Vec<String> {
-        x.paragraphs.iter().map(|p| p.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")).collect()
-    };
-    a.title == b.title && words(a) == words(b)
-}
-
-pub(crate) fn to_json(a: &StoryArticle) -> Result<String> {
-    serde_json::to_string(a).map_err(|source| StoreError::Json { what: format!("story {}", a.story_id), source })
-}
-
-fn from_json(json: &str, story: StoryId) -> Result<StoryArticle> {
-    serde_json::from_str(json).map_err(|source| StoreError::Json { what: format!("story {story}"), source })
-}
-
-/// The latest revision of an edition.
-pub(crate) struct Latest {
-    /// Its number.
-    pub number: u32,
-    /// Published by an editor (not written by the machine).
-    pub by_editor: bool,
-    /// Its text.
-    pub article: StoryArticle,
-}
-
 /// The latest revision of a story's edition.
-pub(crate) fn latest_revision(tx: &Transaction<'_>, story: StoryId, lang: &str) -> Result<Option<Latest>> {
+pub(crate) fn latest_revision(tx: &Transaction<'_>, story: StoryId, lang: &str) -> Result<Option<LatestRevision>> {
     let row: Option<(u32, bool, String)> = tx
         .query_row(
             "SELECT revision, by_editor, article FROM story_revisions WHERE story_id = ?1 AND lang = ?2 \
@@ -43,7 +18,8 @@ pub(crate) fn latest_revision(tx: &Transaction<'_>, story: StoryId, lang: &str) 
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    row.map(|(number, by_editor, json)| Ok(Latest { number, by_editor, article: from_json(&json, story)? })).transpose()
+    row.map(|(number, by_editor, json)| Ok(LatestRevision { number, by_editor, article: from_json(&json, story)? }))
+        .transpose()
 }
 
 /// The latest revision the machine wrote (what an editor's correction started from).
@@ -108,6 +84,9 @@ pub(crate) fn put_current_text(tx: &Transaction<'_>, article: &StoryArticle, jso
     )?;
     Ok(())
 }
+
+/// A report's status, reason, decider and time of decision, as stored.
+type ReportDecision = (String, Option<String>, Option<String>, Option<String>);
 
 const REPORT_COLUMNS: &str =
     "id, story_id, lang, kind, body, source_url, created_at, status, reason, resolved_by, resolved_at, revision";
@@ -181,9 +160,9 @@ impl SiteStore for SqliteStore {
         report_id: Option<&str>,
     ) -> Result<u32> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let next = latest_revision(&tx, article.story_id, &article.lang)?.map_or(1, |l| l.number + 1);
-        let article = StoryArticle { revision: next, edited_by: editor.to_string(), ..article.clone() };
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let next = rules::next_revision(latest_revision(&tx, article.story_id, &article.lang)?.map(|l| l.number));
+        let article = rules::editor_revision(article, editor, next);
         append_revision(&tx, &article, editor, note, report_id, true)?;
         // The editor has now seen the story: a waiting machine rewrite is superseded.
         tx.execute(
@@ -191,13 +170,19 @@ impl SiteStore for SqliteStore {
             params![article.story_id, article.lang],
         )?;
         if let Some(id) = report_id {
-            tx.execute(
-                "UPDATE reports SET revision = ?2, \
-                 status = CASE status WHEN 'open' THEN 'accepted' ELSE status END, \
-                 reason = COALESCE(reason, ?3), resolved_by = COALESCE(resolved_by, ?4), \
-                 resolved_at = COALESCE(resolved_at, ?5) WHERE id = ?1",
-                params![id, next, note, editor, fmt_time(&article.written_at)],
-            )?;
+            let decided: Option<ReportDecision> = tx
+                .query_row("SELECT status, reason, resolved_by, resolved_at FROM reports WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            if let Some((status, reason, by, at)) = decided {
+                let a = rules::answer_report(&status, reason, by, parse_time(at), note, editor, article.written_at);
+                tx.execute(
+                    "UPDATE reports SET revision = ?2, status = ?3, reason = ?4, resolved_by = ?5, resolved_at = ?6 \
+                     WHERE id = ?1",
+                    params![id, next, a.status, a.reason, a.resolved_by, a.resolved_at.as_ref().map(fmt_time)],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(next)
@@ -227,7 +212,7 @@ impl SiteStore for SqliteStore {
 
     fn accept_draft(&self, story: StoryId, lang: &str, editor: &str) -> Result<Option<u32>> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let json: Option<String> = tx
             .query_row(
                 "SELECT article FROM story_drafts WHERE story_id = ?1 AND lang = ?2",
@@ -237,9 +222,9 @@ impl SiteStore for SqliteStore {
             .optional()?;
         let Some(json) = json else { return Ok(None) };
         let draft = from_json(&json, story)?;
-        let next = latest_revision(&tx, story, lang)?.map_or(1, |l| l.number + 1);
+        let next = rules::next_revision(latest_revision(&tx, story, lang)?.map(|l| l.number));
         let article = StoryArticle { revision: next, ..draft };
-        let note = format!("rewritten by chorus as its sources changed; published by {editor}");
+        let note = rules::accepted_draft_note(editor);
         append_revision(&tx, &article, &article.edited_by.clone(), &note, None, false)?;
         tx.execute("DELETE FROM story_drafts WHERE story_id = ?1 AND lang = ?2", params![story, lang])?;
         tx.commit()?;
@@ -251,7 +236,7 @@ impl SiteStore for SqliteStore {
     }
 
     fn mark_dirty(&self, story: StoryId) -> Result<bool> {
-        Ok(self.conn().execute("UPDATE stories SET dirty = 1 WHERE id = ?1", [story])? > 0)
+        Ok(self.conn().execute(MARK_DIRTY, [story])? > 0)
     }
 
     fn add_report(&self, r: &NewReport) -> Result<()> {
@@ -347,7 +332,7 @@ impl SiteStore for SqliteStore {
 
     fn record_view(&self, story: StoryId, day: &str, visitor: &[u8], keep_from: &str) -> Result<bool> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let new = tx.execute(
             "INSERT OR IGNORE INTO story_views (story_id, day, visitor) VALUES (?1, ?2, ?3)",
             params![story, day, visitor],
@@ -376,138 +361,16 @@ impl SiteStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{NewArticle, Store};
-    use chorus_core::{Article, SynthSentence};
+    use crate::Store;
 
-    fn store_with_story() -> (SqliteStore, StoryId, StoryArticle) {
+    #[test]
+    fn hashes_of_old_days_are_deleted_and_totals_kept() {
         let s = SqliteStore::open_in_memory().unwrap();
-        let a = Article {
-            id: "a".into(),
-            url: "https://example.org/a".into(),
-            outlet: "O".into(),
-            lang: "en".into(),
-            lang_detected: false,
-            published: None,
-            title: "T".into(),
-            text: "Text.".into(),
-        };
-        s.insert_articles(&[NewArticle {
-            article: &a,
-            content_hash: "h".into(),
-            fingerprint: vec![],
-            duplicate_of: None,
-        }])
-        .unwrap();
-        let id = s.assign(1, &[("a".into(), Err(0))]).unwrap()[0];
-        let sentence = |t: &str| SynthSentence::unsourced(t, "en");
-        let text = StoryArticle {
-            story_id: id,
-            lang: "en".into(),
-            title: "Twelve dead".into(),
-            edited_by: "chorus".into(),
-            written_at: Utc::now(),
-            paragraphs: vec![vec![sentence("Twelve people died.")]],
-            unconfirmed: true,
-            coverage: Default::default(),
-            claims: vec![],
-            disagreements: vec![],
-            generation: None,
-            revision: 0,
-        };
-        (s, id, text)
-    }
-
-    #[test]
-    fn machine_rewrites_and_editor_corrections_are_numbered_revisions() {
-        let (s, id, text) = store_with_story();
-        s.put_story_texts(id, std::slice::from_ref(&text)).unwrap();
-        // The same text again (a new source that changes nothing) keeps revision 1.
-        s.put_story_texts(id, &[StoryArticle { written_at: Utc::now(), ..text.clone() }]).unwrap();
-        assert_eq!(s.story_revisions(id, "en").unwrap().len(), 1);
-        s.add_report(&NewReport {
-            id: "r1".into(),
-            story_id: id,
-            lang: "en".into(),
-            kind: "factual".into(),
-            body: "Fifteen, not twelve.".into(),
-            source_url: Some("https://example.org/x".into()),
-            created_at: Utc::now(),
-        })
-        .unwrap();
-        assert_eq!(s.reports(Some("open"), 10).unwrap().len(), 1);
-        let mut fixed = text.clone();
-        fixed.title = "Fifteen dead".into();
-        let n = s.publish_revision(&fixed, "alice", "Death toll corrected", Some("r1")).unwrap();
-        assert_eq!(n, 2);
-        let current = s.story_detail(id).unwrap().unwrap().articles.remove(0);
-        assert_eq!(
-            (current.revision, current.title.as_str(), current.edited_by.as_str()),
-            (2, "Fifteen dead", "alice")
-        );
-        let report = s.report("r1").unwrap().unwrap();
-        assert_eq!((report.status.as_str(), report.revision), ("accepted", Some(2)));
-        assert_eq!(report.reason.as_deref(), Some("Death toll corrected"));
-        let history = s.story_revisions(id, "en").unwrap();
-        assert_eq!(history.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![1, 2]);
-        assert_eq!(history[1].report_id.as_deref(), Some("r1"));
-        let (info, old) = s.story_revision(id, "en", 1).unwrap().unwrap();
-        assert_eq!((info.edited_by.as_str(), old.title.as_str()), ("chorus", "Twelve dead"));
-        // The pipeline writing the text the editor corrected again changes nothing.
-        s.put_story_texts(id, std::slice::from_ref(&text)).unwrap();
-        assert_eq!(s.story_revisions(id, "en").unwrap().len(), 2);
-        assert!(s.drafts().unwrap().is_empty());
-        // A new machine text does not overwrite the correction: it waits for review.
-        let mut rewritten = text.clone();
-        rewritten.paragraphs[0][0].text = "Fourteen people died.".into();
-        s.put_story_texts(id, std::slice::from_ref(&rewritten)).unwrap();
-        let current = s.story_detail(id).unwrap().unwrap().articles.remove(0);
-        assert_eq!((current.revision, current.title.as_str()), (2, "Fifteen dead"), "the correction stands");
-        assert_eq!(s.drafts().unwrap().iter().map(|d| (d.0, d.1.as_str())).collect::<Vec<_>>(), vec![(id, "en")]);
-        assert!(s.draft(id, "en").unwrap().is_some());
-        assert!(s.discard_draft(id, "en").unwrap());
-        assert!(!s.discard_draft(id, "en").unwrap());
-        s.put_story_texts(id, std::slice::from_ref(&rewritten)).unwrap();
-        assert_eq!(s.accept_draft(id, "en", "bob").unwrap(), Some(3));
-        assert_eq!(s.accept_draft(id, "en", "bob").unwrap(), None, "nothing waiting");
-        let current = s.story_detail(id).unwrap().unwrap().articles.remove(0);
-        assert_eq!((current.revision, current.edited_by.as_str()), (3, "chorus"));
-        assert!(s.story_revisions(id, "en").unwrap()[2].note.contains("published by bob"));
-        // Back to machine-written: the next rewrite is published directly.
-        rewritten.paragraphs[0][0].text = "Sixteen people died.".into();
-        s.put_story_texts(id, &[rewritten]).unwrap();
-        assert_eq!(s.story_revisions(id, "en").unwrap().last().unwrap().revision, 4);
-        assert!(s.resolve_report("r1", "rejected", "changed my mind", "bob", Utc::now()).unwrap());
-        assert!(!s.resolve_report("nope", "rejected", "x", "bob", Utc::now()).unwrap());
-        assert_eq!(s.story_reports(id).unwrap()[0].status, "rejected");
-        assert!(s.mark_dirty(id).unwrap());
-        assert_eq!(s.dirty_stories().unwrap(), vec![id]);
-    }
-
-    #[test]
-    fn users_sessions_and_views() {
-        let (s, id, _) = store_with_story();
-        assert!(s.put_user("alice", "$argon2id$x", Utc::now()).unwrap());
-        let session =
-            Session { user: "alice".into(), csrf: "c".into(), expires_at: Utc::now() + chrono::Duration::hours(1) };
-        s.create_session("h1", &session).unwrap();
-        let found = s.session("h1", Utc::now()).unwrap().unwrap();
-        assert_eq!((found.user.as_str(), found.csrf.as_str()), ("alice", "c"));
-        assert_eq!(s.session("h1", Utc::now() + chrono::Duration::hours(2)).unwrap(), None, "expired");
-        assert!(!s.put_user("alice", "$argon2id$y", Utc::now()).unwrap(), "password replaced");
-        assert_eq!(s.user_password_hash("alice").unwrap().as_deref(), Some("$argon2id$y"));
-        assert_eq!(s.session("h1", Utc::now()).unwrap(), None, "a new password ends old sessions");
-        s.create_session("h2", &session).unwrap();
-        s.delete_session("h2", Utc::now()).unwrap();
-        assert_eq!(s.session("h2", Utc::now()).unwrap(), None);
-
+        let id = s.assign(1, &[]).unwrap()[0];
         assert!(s.record_view(id, "2026-11-27", b"v1", "2026-11-26").unwrap());
-        assert!(!s.record_view(id, "2026-11-27", b"v1", "2026-11-26").unwrap(), "same visitor, same day");
-        assert!(s.record_view(id, "2026-11-27", b"v2", "2026-11-26").unwrap());
-        assert!(s.record_view(id, "2026-11-29", b"v1", "2026-11-28").unwrap(), "another day");
-        assert_eq!(s.story_views(id).unwrap(), 3);
+        assert!(s.record_view(id, "2026-11-29", b"v1", "2026-11-28").unwrap());
         let rows: i64 = s.conn().query_row("SELECT COUNT(*) FROM story_views", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 1, "hashes of days before yesterday are deleted, totals kept");
-        s.put_related(id, &[(7, 0.5), (8, 0.7)]).unwrap();
-        assert_eq!(s.related(id).unwrap(), vec![(8, 0.7), (7, 0.5)]);
+        assert_eq!(s.story_views(id).unwrap(), 2);
     }
 }

@@ -138,6 +138,7 @@ fn fixture() -> (Arc<SqliteStore>, StoryId, StoryId) {
     };
     s.put_story_texts(
         story,
+        1,
         &[
             written("de", "Gipfel <script>alert(1)</script> in Paris", "35 Staaten trafen sich am Dienstag in Paris."),
             written("en", "Summit in Paris", "Thirty-five nations met in Paris on Tuesday."),
@@ -146,6 +147,7 @@ fn fixture() -> (Arc<SqliteStore>, StoryId, StoryId) {
     .unwrap();
     s.put_story_texts(
         other,
+        1,
         &[StoryArticle { story_id: other, ..written("en", "Storm in Lyon", "A storm hit Lyon.") }],
     )
     .unwrap();
@@ -428,7 +430,7 @@ async fn reader_reports_an_error_editor_corrects_it_reader_sees_revision_two() {
         app.store.story_detail(story).unwrap().unwrap().articles.into_iter().find(|a| a.lang == "de").unwrap();
     machine.edited_by = "chorus".into();
     machine.title = "Gipfel in Paris: neue Quellen".into();
-    app.store.put_story_texts(story, &[machine.clone()]).unwrap();
+    app.store.put_story_texts(story, 0, &[machine.clone()]).unwrap();
     app.state.changed();
     assert!(
         app.get(&format!("/stories/{story}?lang=de"), &[]).await.body.contains(">Fassung 2</a>"),
@@ -444,7 +446,7 @@ async fn reader_reports_an_error_editor_corrects_it_reader_sees_revision_two() {
     let discard = app.post_form(&draft_path, &[("lang", "de"), ("action", "discard"), ("csrf", &csrf)], &auth).await;
     assert_eq!(discard.status, StatusCode::SEE_OTHER);
     assert!(!app.get("/editor", &auth).await.body.contains("Machine rewrites waiting"));
-    app.store.put_story_texts(story, &[machine]).unwrap();
+    app.store.put_story_texts(story, 0, &[machine]).unwrap();
     let publish = app.post_form(&draft_path, &[("lang", "de"), ("action", "publish"), ("csrf", &csrf)], &auth).await;
     assert_eq!(publish.status, StatusCode::SEE_OTHER);
     let page = app.get(&format!("/stories/{story}?lang=de"), &[]).await.body;

@@ -5,6 +5,7 @@
 //!
 //! [`Store`]: chorus_store::Store
 
+pub mod admin;
 pub mod bench;
 pub mod config;
 pub mod config_file;
@@ -14,3 +15,4 @@ pub mod evaluate;
 pub mod live;
 pub mod llm;
 pub mod pipeline;
+pub mod roles;

@@ -9,7 +9,7 @@
 
 use crate::pipeline::{self, IngestReport};
 use chorus_fetch::{FetchError, FetchOutcome, Fetcher, Retry, ScheduleConfig, Validators, next_check};
-use chorus_store::{FeedState, FeedUpdate, RecheckOutcome, Store};
+use chorus_store::{FeedState, FeedUpdate, RecheckOutcome, Store, Work};
 use chorus_text::dedup::DedupIndex;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -61,6 +61,9 @@ impl PollReport {
 /// A feed's answer and when it came (`None` in its place: skipped for a stop request).
 type FeedAnswer = (Result<FetchOutcome, FetchError>, DateTime<Utc>);
 
+/// How long a claimed feed is reserved for the process polling it.
+pub const FETCH_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Feeds (and teaser pages) fetched at once; per-host limits still apply inside.
 pub const POLL_CONCURRENCY: usize = 8;
 
@@ -80,7 +83,11 @@ pub async fn poll_due(
     let schedule = ScheduleConfig::default();
     // Feeds are fetched concurrently (the fetcher keeps each host polite); what they
     // bring is then stored one feed at a time.
-    let answers: Vec<(FeedState, Option<FeedAnswer>)> = futures_util::stream::iter(store.due_feeds(now)?)
+    // Claimed with a lease: another process polling the same database takes other feeds,
+    // and a feed this process dies on is polled by another once the lease has run out.
+    let worker = crate::roles::worker_id();
+    let due = store.claim_due_feeds(now, &worker, FETCH_LEASE, usize::MAX)?;
+    let answers: Vec<(FeedState, Option<FeedAnswer>)> = futures_util::stream::iter(due)
         .map(|feed| async move {
             if stop() {
                 return (feed, None);
@@ -93,7 +100,10 @@ pub async fn poll_due(
         .collect()
         .await;
     for (feed, answer) in answers {
-        let Some((answer, fetched_at)) = answer else { continue };
+        let Some((answer, fetched_at)) = answer else {
+            store.release(Work::Fetch, &worker, std::slice::from_ref(&feed.url))?;
+            continue;
+        };
         report.feeds += 1;
         let seed = xxhash_rust::xxh3::xxh3_64(feed.url.as_bytes());
         report.count(&feed.url, answer.is_ok());
@@ -150,6 +160,7 @@ pub async fn poll_due(
             }
         };
         store.record_feed_poll(&feed.url, &update)?;
+        store.release(Work::Fetch, &worker, std::slice::from_ref(&feed.url))?;
     }
     Ok(report)
 }

@@ -184,6 +184,10 @@ enum Command {
         /// JSONL files: {"id","url","outlet","lang"?,"published"?,"title","text"} per line.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Only store the articles; embedding, clustering and writing are left to
+        /// `chorus run` workers (several processes sharing one database).
+        #[arg(long)]
+        store_only: bool,
     },
     /// Follow the outlets continuously, in one process: poll due feeds (conditional GET,
     /// robots.txt, per-host limits, SSRF guard), fetch teaser pages and extract them,
@@ -205,6 +209,16 @@ enum Command {
         /// Allow feeds on loopback addresses (testing, a local feed proxy).
         #[arg(long, env = "CHORUS_ALLOW_LOOPBACK")]
         allow_loopback: bool,
+        /// What this process does: any of fetch, embed, cluster, write, web (default all).
+        /// Start any mix of processes, on any machines, against one database (PostgreSQL;
+        /// on SQLite, processes on one machine).
+        #[arg(long, env = "CHORUS_ROLES", value_delimiter = ',', default_value = "fetch,embed,cluster,write,web")]
+        roles: Vec<chorus::roles::Role>,
+        /// Seconds a claimed batch (articles to embed, stories to write) stays reserved
+        /// for this process; a process that dies holds its work this long (default: 300
+        /// for embedding, 900 for writing).
+        #[arg(long, env = "CHORUS_LEASE_SECONDS")]
+        lease_seconds: Option<u64>,
         #[command(flatten)]
         fetch: FetchArgs,
         #[command(flatten)]
@@ -240,6 +254,29 @@ enum Command {
     /// Measure speed.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Copy a SQLite database into an empty PostgreSQL database: articles, vectors,
+    /// stories, texts, revisions, drafts, reports, editors, sessions, views, feeds and
+    /// their state, with ids kept; row counts are compared table by table.
+    Migrate {
+        /// The SQLite database: sqlite:PATH (e.g. sqlite:~/.local/share/chorus/chorus.db).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: postgres://USER@HOST:PORT/DB (must be empty).
+        #[arg(long)]
+        to: String,
+        /// Print the table counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Back up the database while chorus runs: SQLite is copied online into one file;
+    /// PostgreSQL is dumped with pg_dump (custom format, for pg_restore).
+    Backup {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The backup file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -669,6 +706,25 @@ impl JsonlOut {
 
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Migrate { from, to, json } => {
+            let report = chorus::admin::migrate(&from, &to, |table, rows| eprintln!("copied {table}: {rows} rows"))?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                for (table, source, target) in &report.tables {
+                    println!("{table:<20} {source:>9} rows → {target:>9} rows");
+                }
+                println!("verified: every table has as many rows in PostgreSQL as in SQLite");
+            }
+            Ok(0)
+        }
+        Command::Backup { store, out } => {
+            let config = Config { database: store.database.clone(), ..Config::with_data_dir(store.data_dir.clone()) };
+            let how = chorus::admin::backup(&config, &out)?;
+            println!("backup of {} written to {}", config.database_label(), out.display());
+            println!("{how}");
+            Ok(0)
+        }
         Command::FetchModel => {
             let dir = fetch_model(&chorus::config::default_model_dir())?;
             println!("model files verified in {}", dir.display());
@@ -687,14 +743,21 @@ fn run(cli: Cli) -> Result<i32> {
             serve(store, listen, site.config(), site.web_threads)?;
             Ok(0)
         }
-        Command::Ingest { common, files } => {
+        Command::Ingest { common, files, store_only } => {
             let config = config(&common);
             let mut inputs: Vec<(String, Box<dyn std::io::BufRead>)> = Vec::new();
             for f in &files {
                 let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
                 inputs.push((f.display().to_string(), Box::new(std::io::BufReader::new(file))));
             }
-            let (_, reports) = ingest_and_process(&config, inputs)?;
+            let reports = if store_only {
+                let store = config.open_store()?;
+                let reports = ingest_inputs(store.as_ref(), &config, inputs)?;
+                println!("stored; `chorus run --roles embed,cluster,write` workers embed, cluster and write them");
+                reports
+            } else {
+                ingest_and_process(&config, inputs)?.1
+            };
             Ok(if reports.iter().any(IngestReport::has_errors) { 2 } else { 0 })
         }
         Command::Eval(EvalCommand::Cluster {
@@ -756,14 +819,21 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Outlet(cmd) => outlet_command(cmd),
-        Command::Run { common, listen, poll_seconds, once, allow_loopback, fetch, site } => run_service(
-            &config(&common),
-            listen,
-            Duration::from_secs(poll_seconds.max(1)),
-            once,
-            fetch.config(allow_loopback),
-            site.config(),
-        ),
+        Command::Run { common, listen, poll_seconds, once, allow_loopback, roles, lease_seconds, fetch, site } => {
+            let mut claims = chorus::roles::Claims::default();
+            if let Some(secs) = lease_seconds {
+                let lease = chrono::Duration::seconds(i64::try_from(secs.max(1)).unwrap_or(i64::MAX));
+                (claims.embed_lease, claims.write_lease) = (lease, lease);
+            }
+            let options = RunOptions {
+                roles: chorus::roles::Roles(roles.into_iter().collect()),
+                claims,
+                listen,
+                every: Duration::from_secs(poll_seconds.max(1)),
+                once,
+            };
+            run_service(&config(&common), &options, fetch.config(allow_loopback), site.config())
+        }
         Command::User(UserCommand::Add { common, name }) => {
             let config = config(&common);
             let name = name.trim().to_string();
@@ -1276,32 +1346,17 @@ fn bar(len: u64, label: &str) -> ProgressBar {
     pb
 }
 
-fn ingest_and_process(
+/// Stores every input's articles (dedup against what is stored), printing what happened
+/// to each file.
+fn ingest_inputs(
+    store: &dyn Store,
     config: &Config,
     inputs: Vec<(String, Box<dyn std::io::BufRead>)>,
-) -> Result<(Arc<dyn SiteStore>, Vec<IngestReport>)> {
-    let total = Instant::now();
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
-    println!("chorus: data in {}, {} inference thread(s)", config.data_dir.display(), config.threads);
-
-    let t = Instant::now();
-    let model_dir = fetch_model(&config.model_dir)?;
-    let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
-    let model_secs = t.elapsed().as_secs_f64();
-
-    let store = config.open_store()?;
-    let t = Instant::now();
-    let mut dedup = pipeline::load_dedup_index(store.as_ref())?;
+) -> Result<Vec<IngestReport>> {
+    let mut dedup = pipeline::load_dedup_index(store)?;
     let mut reports = Vec::new();
     for (name, reader) in inputs {
-        let r = pipeline::ingest_jsonl(
-            store.as_ref(),
-            reader,
-            &name,
-            &config.data_dir,
-            &mut dedup,
-            config.duplicate_threshold,
-        )?;
+        let r = pipeline::ingest_jsonl(store, reader, &name, &config.data_dir, &mut dedup, config.duplicate_threshold)?;
         for issue in &r.issues {
             eprintln!("{name}: {issue}");
         }
@@ -1310,7 +1365,6 @@ fn ingest_and_process(
         }
         reports.push(r);
     }
-    let ingest_secs = t.elapsed().as_secs_f64();
     let mut per_lang: BTreeMap<String, usize> = BTreeMap::new();
     for r in &reports {
         for (l, n) in &r.per_lang {
@@ -1332,6 +1386,27 @@ fn ingest_and_process(
         let list: Vec<String> = langs.iter().map(|(l, n)| format!("{l} {n}")).collect();
         println!("new articles per language ({}): {}", langs.len(), list.join(", "));
     }
+
+    Ok(reports)
+}
+
+fn ingest_and_process(
+    config: &Config,
+    inputs: Vec<(String, Box<dyn std::io::BufRead>)>,
+) -> Result<(Arc<dyn SiteStore>, Vec<IngestReport>)> {
+    let total = Instant::now();
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    println!("chorus: data in {}, {} inference thread(s)", config.data_dir.display(), config.threads);
+
+    let t = Instant::now();
+    let model_dir = fetch_model(&config.model_dir)?;
+    let embedder = E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?;
+    let model_secs = t.elapsed().as_secs_f64();
+
+    let store = config.open_store()?;
+    let t = Instant::now();
+    let reports = ingest_inputs(store.as_ref(), config, inputs)?;
+    let ingest_secs = t.elapsed().as_secs_f64();
 
     let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();
     let mut progress = |stage: &str, done: usize, total: usize| {
@@ -1385,31 +1460,54 @@ fn ingest_and_process(
     Ok((store, reports))
 }
 
+/// What `chorus run` was asked to do.
+struct RunOptions {
+    /// The roles of this process.
+    roles: chorus::roles::Roles,
+    /// How it claims work.
+    claims: chorus::roles::Claims,
+    /// Where the web role listens.
+    listen: SocketAddr,
+    /// Time between rounds.
+    every: Duration,
+    /// One round, then stop.
+    once: bool,
+}
+
 fn run_service(
     config: &Config,
-    listen: SocketAddr,
-    every: Duration,
-    once: bool,
+    options: &RunOptions,
     fetch: chorus_fetch::FetchConfig,
     site: chorus_web::SiteConfig,
 ) -> Result<i32> {
+    let RunOptions { roles, claims, listen, every, once } = options;
+    let (listen, every, once) = (*listen, *every, *once);
+    use chorus::roles::Role;
     use std::sync::atomic::{AtomicBool, Ordering};
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store = config.open_store()?;
-    if store.outlets()?.is_empty() {
+    println!("chorus run: roles {roles}, database {}, worker {}", config.database_label(), chorus::roles::worker_id());
+    if roles.has(Role::Fetch) && store.outlets()?.is_empty() {
         let outlets =
             chorus_ingest::outlets::parse_registry(chorus_ingest::outlets::BUNDLED_REGISTRY, "data/outlets.toml")?;
         store.put_outlets(&outlets)?;
         tracing::info!(outlets = outlets.len(), "no outlets yet: loaded the bundled registry");
     }
-    let model_dir = fetch_model(&config.model_dir)?;
-    let embedder = Arc::new(E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?);
-    let llm = Arc::new(chorus::llm::build(&config.llm)?);
+    let needs_model = [Role::Embed, Role::Cluster, Role::Write].into_iter().any(|r| roles.has(r));
+    let embedder = if needs_model {
+        let model_dir = fetch_model(&config.model_dir)?;
+        Some(Arc::new(E5Embedder::load(&model_dir, config.max_tokens).context("loading the embedding model")?))
+    } else {
+        None
+    };
+    let llm = Arc::new(if roles.has(Role::Write) { chorus::llm::build(&config.llm)? } else { None });
     let fetcher = chorus_fetch::Fetcher::new(fetch)?;
-    let mut dedup = pipeline::load_dedup_index(store.as_ref())?;
+    let mut dedup = if roles.has(Role::Fetch) { Some(pipeline::load_dedup_index(store.as_ref())?) } else { None };
     let metrics = Arc::new(chorus_web::metrics::Metrics::default());
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
+    // Clustering has one leader among all processes; this process keeps the leadership
+    // once it has it, and another takes over when this one dies.
+    let leadership: Arc<std::sync::Mutex<Option<Box<dyn chorus_store::Leadership>>>> = Arc::default();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
         {
@@ -1422,18 +1520,18 @@ fn run_service(
             });
         }
         let mut site_state_for_loop: Option<chorus_web::AppState> = None;
-        let server = if once {
+        let server = if once || !roles.has(Role::Web) {
             None
         } else {
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving http://{}", listener.local_addr()?);
-            let (stop, wake) = (stop.clone(), wake.clone());
+            let (stop_server, wake) = (stop.clone(), wake.clone());
             let shutdown = async move {
                 loop {
                     // Registered before the check, so a notification in between is not lost.
                     let notified = wake.notified();
-                    if stop.load(Ordering::SeqCst) {
+                    if stop_server.load(Ordering::SeqCst) {
                         break;
                     }
                     notified.await;
@@ -1441,74 +1539,112 @@ fn run_service(
             };
             let state = site_state(store.clone(), Some(metrics.clone()), site.clone())?;
             tokio::spawn(chorus_web::keep_search_index(state.clone(), SEARCH_REFRESH));
+            // Texts written by other processes: the store says when (PostgreSQL's
+            // LISTEN/NOTIFY; SQLite's data version), and the page cache starts afresh.
+            if let Some(mut watch) = store.watch_texts()? {
+                let (state, stop) = (state.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        match watch.wait(Duration::from_secs(1)) {
+                            Ok(true) => state.changed(),
+                            Ok(false) => {}
+                            Err(e) => {
+                                tracing::warn!("watching for new texts: {e}");
+                                std::thread::sleep(Duration::from_secs(5));
+                            }
+                        }
+                    }
+                });
+            }
             site_state_for_loop = Some(state.clone());
             Some(tokio::spawn(chorus_web::serve(listener, state, shutdown)))
         };
         while !stop.load(Ordering::SeqCst) {
             let should_stop = || stop.load(Ordering::SeqCst);
-            let polled = chorus::live::poll_due(
-                store.as_ref(),
-                &fetcher,
-                &config.data_dir,
-                &mut dedup,
-                config.duplicate_threshold,
-                chrono::Utc::now(),
-                &should_stop,
-            )
-            .await?;
-            tracing::info!(
-                feeds = polled.feeds,
-                not_modified = polled.not_modified,
-                feed_errors = polled.feed_errors.len(),
-                items = polled.items,
-                pages = polled.pages,
-                page_errors = polled.page_errors.len(),
-                inserted = polled.inserted,
-                rejected = polled.rejected,
-                "poll round"
-            );
-            metrics.record(&chorus_web::metrics::PollRound {
-                hosts: polled.hosts.clone(),
-                items: polled.items as u64,
-                pages: polled.pages as u64,
-                page_errors: polled.page_errors.len() as u64,
-                inserted: polled.inserted as u64,
-                rejected: polled.rejected as u64,
-                lag_seconds: polled.median_lag(),
-                finished_unix: chrono::Utc::now().timestamp(),
-            });
-            let rechecked =
-                chorus::live::recheck_due(store.as_ref(), &fetcher, chrono::Utc::now(), &should_stop).await?;
-            if rechecked.checked > 0 {
+            let mut fetched_something = false;
+            if let Some(dedup) = dedup.as_mut() {
+                let polled = chorus::live::poll_due(
+                    store.as_ref(),
+                    &fetcher,
+                    &config.data_dir,
+                    dedup,
+                    config.duplicate_threshold,
+                    chrono::Utc::now(),
+                    &should_stop,
+                )
+                .await?;
                 tracing::info!(
-                    checked = rechecked.checked,
-                    changed = rechecked.changed,
-                    vanished = rechecked.vanished,
-                    errors = rechecked.errors.len(),
-                    "source re-checks"
+                    feeds = polled.feeds,
+                    not_modified = polled.not_modified,
+                    feed_errors = polled.feed_errors.len(),
+                    items = polled.items,
+                    pages = polled.pages,
+                    page_errors = polled.page_errors.len(),
+                    inserted = polled.inserted,
+                    rejected = polled.rejected,
+                    "poll round"
                 );
+                metrics.record(&chorus_web::metrics::PollRound {
+                    hosts: polled.hosts.clone(),
+                    items: polled.items as u64,
+                    pages: polled.pages as u64,
+                    page_errors: polled.page_errors.len() as u64,
+                    inserted: polled.inserted as u64,
+                    rejected: polled.rejected as u64,
+                    lag_seconds: polled.median_lag(),
+                    finished_unix: chrono::Utc::now().timestamp(),
+                });
+                let rechecked =
+                    chorus::live::recheck_due(store.as_ref(), &fetcher, chrono::Utc::now(), &should_stop).await?;
+                if rechecked.checked > 0 {
+                    tracing::info!(
+                        checked = rechecked.checked,
+                        changed = rechecked.changed,
+                        vanished = rechecked.vanished,
+                        errors = rechecked.errors.len(),
+                        "source re-checks"
+                    );
+                }
+                fetched_something = polled.inserted > 0 || rechecked.changed > 0 || rechecked.vanished > 0;
             }
-            if polled.inserted > 0 || rechecked.changed > 0 || rechecked.vanished > 0 {
-                let (store, embedder, llm, config) = (store.clone(), embedder.clone(), llm.clone(), config.clone());
+            // Worker roles look for claimable work every round (other processes may have
+            // fetched); a process doing everything only when it fetched something.
+            let look = if roles.has(Role::Fetch) { fetched_something } else { roles.any_pipeline() };
+            if let (Some(embedder), true) = (embedder.clone(), look) {
+                let (store, llm, config, roles, leadership, claims, stop) = (
+                    store.clone(),
+                    llm.clone(),
+                    config.clone(),
+                    roles.clone(),
+                    leadership.clone(),
+                    claims.clone(),
+                    stop.clone(),
+                );
                 let processed = tokio::task::spawn_blocking(move || {
-                    pipeline::process(
+                    pipeline_round(
                         store.as_ref(),
                         embedder.as_ref(),
                         &config,
                         llm.as_ref().as_ref(),
-                        &mut |_, _, _| {},
+                        &roles,
+                        &leadership,
+                        &claims,
+                        &|| stop.load(Ordering::SeqCst),
                     )
                 })
                 .await
                 .context("processing task")??;
-                tracing::info!(
-                    embedded = processed.embedded,
-                    new_stories = processed.cluster.new_stories,
-                    stories_written = processed.synth.stories,
-                    "processed"
-                );
-                if let Some(state) = &site_state_for_loop {
-                    state.changed();
+                if processed.embedded + processed.clustered + processed.written > 0 {
+                    tracing::info!(
+                        embedded = processed.embedded,
+                        clustered = processed.clustered,
+                        new_stories = processed.new_stories,
+                        stories_written = processed.written,
+                        "processed"
+                    );
+                    if let Some(state) = &site_state_for_loop {
+                        state.changed();
+                    }
                 }
             }
             if once {
@@ -1532,6 +1668,72 @@ fn run_service(
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+/// What one round of the worker roles did.
+#[derive(Default)]
+struct RoundReport {
+    embedded: usize,
+    clustered: usize,
+    new_stories: usize,
+    written: usize,
+}
+
+/// One round of this process's worker roles: embed what it can claim, cluster if it
+/// leads, write the stories it can claim.
+#[allow(clippy::too_many_arguments)]
+fn pipeline_round(
+    store: &dyn Store,
+    embedder: &dyn chorus_embed::Embedder,
+    config: &Config,
+    llm: Option<&chorus::llm::LlmStage>,
+    roles: &chorus::roles::Roles,
+    leadership: &std::sync::Mutex<Option<Box<dyn chorus_store::Leadership>>>,
+    claims: &chorus::roles::Claims,
+    stop: &dyn Fn() -> bool,
+) -> Result<RoundReport> {
+    use chorus::roles::{Role, embed_claimed, write_claimed};
+    let mut r = RoundReport::default();
+    if roles.has(Role::Embed) {
+        while !stop() {
+            let n = embed_claimed(store, embedder, config.lead_chars, claims)?;
+            if n == 0 {
+                break;
+            }
+            r.embedded += n;
+        }
+    }
+    if roles.has(Role::Cluster) && !stop() {
+        let mut lead = leadership.lock().unwrap_or_else(|p| p.into_inner());
+        if lead.as_mut().is_some_and(|l| !l.still_leading()) {
+            tracing::warn!("lost the clustering leadership");
+            *lead = None;
+        }
+        if lead.is_none() {
+            *lead = store.try_lead("cluster")?;
+            if lead.is_some() {
+                tracing::info!(worker = %claims.worker, "leading clustering");
+            }
+        }
+        if lead.is_some() {
+            let c = pipeline::cluster_pending(store, embedder.model_id(), embedder.dim(), config.cluster)?;
+            if c.clustered > 0 {
+                pipeline::relate_stories(store, embedder.model_id())?;
+            }
+            r.clustered = c.clustered;
+            r.new_stories = c.new_stories;
+        }
+    }
+    if roles.has(Role::Write) {
+        let mut report = pipeline::SynthReport::default();
+        while !stop() {
+            if write_claimed(store, embedder, &config.synth, llm, claims, &mut report)? == 0 {
+                break;
+            }
+        }
+        r.written = report.stories;
+    }
+    Ok(r)
 }
 
 /// How often the search index picks up rewritten stories.

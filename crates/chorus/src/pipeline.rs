@@ -398,46 +398,61 @@ pub fn synthesize_dirty(
     let mut report = SynthReport::default();
     let now = Utc::now();
     for (k, mark) in dirty.iter().enumerate() {
-        let story = &mark.id;
-        let sources = store.story_sources(*story)?;
-        let cands = chorus_synth::candidates(&sources, config);
-        let (vectors, fresh) = candidate_vectors(store, embedder, &sources, &cands)?;
-        report.sentences_embedded += fresh;
-        // Claims, reports and figures once per story; then each edition from them.
-        let analysis = chorus_synth::StoryAnalysis::new(&sources, &cands, vectors.as_deref(), config);
-        let mut texts: Vec<StoryArticle> =
-            chorus_synth::editions(&sources).iter().map(|lang| analysis.edition(*story, lang, config, now)).collect();
-        if let Some(stage) = llm {
-            for text in &mut texts {
-                *text = rewrite_with_llm(store, embedder, stage, text, &mut report);
-            }
-            // Configured editions no source is in: the model writes them from the claims in
-            // whatever languages they came in; kept only when it wrote verified text (an
-            // extractive fallback would mix languages).
-            for lang in stage.editions.iter().filter(|l| !analysis.has_edition(l)) {
-                let brief = analysis.brief(*story, lang, config, now);
-                let written = rewrite_with_llm(store, embedder, stage, &brief, &mut report);
-                match written.generation.as_ref() {
-                    Some(g) if g.status == "written" => texts.push(written),
-                    g => tracing::info!(
-                        story = *story,
-                        edition = %lang,
-                        reason = g.and_then(|g| g.error.as_deref()).unwrap_or("no verified sentence"),
-                        "no edition written: no source is in its language and the model's text did not pass"
-                    ),
-                }
-            }
-        }
-        if !store.put_story_texts(*story, mark.generation, &texts)? {
-            // Marked again while it was written (a new source arrived): it stays dirty and
-            // the next run writes it with the new sources.
-            report.remarked += 1;
-        }
-        report.stories += 1;
-        report.articles += texts.len();
+        write_story(store, embedder, config, llm, *mark, now, &mut report)?;
         on_story(k + 1, dirty.len());
     }
     Ok(report)
+}
+
+/// Writes one story's editions (and, with a model stage, the model's rewrites) and stores
+/// them against the generation of its dirty mark.
+pub fn write_story(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    config: &SynthConfig,
+    llm: Option<&LlmStage>,
+    mark: chorus_store::DirtyStory,
+    now: chrono::DateTime<Utc>,
+    report: &mut SynthReport,
+) -> Result<()> {
+    let story = &mark.id;
+    let sources = store.story_sources(*story)?;
+    let cands = chorus_synth::candidates(&sources, config);
+    let (vectors, fresh) = candidate_vectors(store, embedder, &sources, &cands)?;
+    report.sentences_embedded += fresh;
+    // Claims, reports and figures once per story; then each edition from them.
+    let analysis = chorus_synth::StoryAnalysis::new(&sources, &cands, vectors.as_deref(), config);
+    let mut texts: Vec<StoryArticle> =
+        chorus_synth::editions(&sources).iter().map(|lang| analysis.edition(*story, lang, config, now)).collect();
+    if let Some(stage) = llm {
+        for text in &mut texts {
+            *text = rewrite_with_llm(store, embedder, stage, text, report);
+        }
+        // Configured editions no source is in: the model writes them from the claims in
+        // whatever languages they came in; kept only when it wrote verified text (an
+        // extractive fallback would mix languages).
+        for lang in stage.editions.iter().filter(|l| !analysis.has_edition(l)) {
+            let brief = analysis.brief(*story, lang, config, now);
+            let written = rewrite_with_llm(store, embedder, stage, &brief, report);
+            match written.generation.as_ref() {
+                Some(g) if g.status == "written" => texts.push(written),
+                g => tracing::info!(
+                    story = *story,
+                    edition = %lang,
+                    reason = g.and_then(|g| g.error.as_deref()).unwrap_or("no verified sentence"),
+                    "no edition written: no source is in its language and the model's text did not pass"
+                ),
+            }
+        }
+    }
+    if !store.put_story_texts(*story, mark.generation, &texts)? {
+        // Marked again while it was written (a new source arrived): it stays dirty and
+        // the next run writes it with the new sources.
+        report.remarked += 1;
+    }
+    report.stories += 1;
+    report.articles += texts.len();
+    Ok(())
 }
 
 /// Lets the model stage rewrite one extractive article; the generated sentences are

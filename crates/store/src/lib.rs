@@ -9,6 +9,7 @@
 //! applied in order when a store is opened. [`open`] picks the backend from a database
 //! address. The same conformance suite (`tests/conformance.rs`) runs against both.
 
+pub mod copy;
 mod pg;
 mod pg_site;
 pub mod rules;
@@ -22,7 +23,7 @@ pub use site::{NewReport, REPORT_KINDS, Report, RevisionInfo, Session, SiteStore
 pub use sqlite::SqliteStore;
 
 use chorus_core::{Article, ArticleRecord, Outlet, StoryArticle, StoryDetail, StoryId, StorySummary};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 
 /// Errors of the storage layer.
@@ -244,6 +245,70 @@ pub trait Store: Send + Sync {
     fn put_related(&self, story: StoryId, related: &[(StoryId, f32)]) -> Result<()>;
     /// A story's related stories, most similar first.
     fn related(&self, story: StoryId) -> Result<Vec<(StoryId, f32)>>;
+
+    // Coordination of several processes on one database: work is claimed with a lease
+    // (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: an immediate transaction), so two
+    // workers never take the same item and a dead worker's items are taken again once
+    // its lease has run out.
+
+    /// Claims up to `limit` articles without a vector from `model` that no live lease
+    /// holds, in arrival order, for `lease`.
+    fn claim_unembedded(&self, model: &str, worker: &str, lease: Duration, limit: usize) -> Result<Vec<ArticleRecord>>;
+    /// Claims up to `limit` dirty stories that no live lease holds, by id, for `lease`.
+    fn claim_dirty_stories(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<DirtyStory>>;
+    /// Claims up to `limit` feeds due at `now` that no live lease holds (the longest
+    /// waiting first), for `lease`.
+    fn claim_due_feeds(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<FeedState>>;
+    /// Gives back `worker`'s claims on these items (done, or failed and to be retried).
+    fn release(&self, work: Work, worker: &str, keys: &[String]) -> Result<()>;
+    /// Becomes the one process doing `role` (clustering) if no live process is; the
+    /// leadership lasts while the returned value lives (and the process with it).
+    /// PostgreSQL: a session advisory lock; SQLite: an OS file lock beside the database.
+    fn try_lead(&self, role: &str) -> Result<Option<Box<dyn Leadership>>>;
+    /// Watches for written texts stored by any process (so a web node can refresh its
+    /// page cache and search index). PostgreSQL: `LISTEN`/`NOTIFY`; SQLite: the file's
+    /// data version and its texts; `None` where no other process can write (in memory).
+    fn watch_texts(&self) -> Result<Option<Box<dyn TextWatch>>>;
+}
+
+/// Tells when written texts changed.
+pub trait TextWatch: Send {
+    /// Waits up to `timeout`; true when texts were stored meanwhile (by any process).
+    fn wait(&mut self, timeout: std::time::Duration) -> Result<bool>;
+}
+
+/// Kinds of claimable work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// An article to embed (key: article id).
+    Embed,
+    /// A story to write (key: story id).
+    Write,
+    /// A feed to poll (key: feed URL).
+    Fetch,
+}
+
+impl Work {
+    /// The name stored with the lease.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Work::Embed => "embed",
+            Work::Write => "write",
+            Work::Fetch => "fetch",
+        }
+    }
+}
+
+/// Held by the one process that leads a role; dropping it steps down.
+pub trait Leadership: Send {
+    /// False once the leadership is known to be lost (the database session ended).
+    fn still_leading(&mut self) -> bool;
 }
 
 /// An article due for a re-check.

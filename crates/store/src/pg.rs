@@ -9,18 +9,21 @@
 
 use crate::rules::{self, SourceFacts, TextPlan, WrittenFacts};
 use crate::{
-    ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, NewArticle, Recheck,
-    RecheckOutcome, Result, Store, StoreError, StoreStats,
+    ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, Leadership, NewArticle,
+    Recheck, RecheckOutcome, Result, Store, StoreError, StoreStats, TextWatch, Work,
 };
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration as Span, Utc};
 use postgres::{Client, NoTls, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// Numbered schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_initial.sql"),
+    include_str!("../migrations/postgres/0002_work_leases.sql"),
+];
 
 /// Key of the advisory lock held while migrations run (any constant unique to chorus).
 const MIGRATION_LOCK: i64 = 0x6368_6f72_7573_0001;
@@ -34,6 +37,8 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 pub struct PgStore {
     /// `None` only while dropping (the pool is closed off the async runtime).
     pool: Option<Pool>,
+    /// How to open a connection outside the pool (leadership holds its own session).
+    config: postgres::Config,
 }
 
 /// Runs `f` where a blocking call is allowed: directly outside an async runtime or on a
@@ -95,7 +100,7 @@ impl PgStore {
         // than the pool's timeout.
         off_runtime(|| config.connect(NoTls).map(drop))
             .map_err(|source| StoreError::Connect { address: crate::redact(address), source })?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = off_runtime(|| {
             r2d2::Pool::builder()
                 .max_size(pool_size.max(1))
@@ -103,7 +108,7 @@ impl PgStore {
                 .connection_timeout(Duration::from_secs(10))
                 .build(manager)
         })?;
-        let store = PgStore { pool: Some(pool) };
+        let store = PgStore { pool: Some(pool), config };
         store.with(migrate)?;
         Ok(store)
     }
@@ -143,6 +148,102 @@ impl Drop for PgStore {
             off_runtime(move || drop(pool));
         }
     }
+}
+
+/// The advisory-lock key of a role: a stable 64-bit hash of `chorus:<role>` (FNV-1a).
+fn advisory_key(role: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("chorus:{role}").bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Leadership held as a session advisory lock: PostgreSQL releases it when the session
+/// ends, so a dead leader's role is free at once (its TCP connection closes) or after the
+/// server notices the connection is gone.
+struct PgLeadership {
+    client: Option<Client>,
+}
+
+impl Leadership for PgLeadership {
+    fn still_leading(&mut self) -> bool {
+        let Some(client) = self.client.as_mut() else { return false };
+        off_runtime(|| client.simple_query("SELECT 1").is_ok())
+    }
+}
+
+impl Drop for PgLeadership {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
+/// The channel on which every process hears that written texts changed.
+pub(crate) const TEXTS_CHANNEL: &str = "chorus_texts";
+
+/// Tells every listening process (web nodes) that a story's texts changed; delivered
+/// when the transaction commits, not before.
+pub(crate) fn notify_texts(tx: &mut Transaction<'_>, story: StoryId) -> Result<()> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&TEXTS_CHANNEL, &story.to_string()])?;
+    Ok(())
+}
+
+/// A session that `LISTEN`s on [`TEXTS_CHANNEL`].
+struct PgTextWatch {
+    client: Option<Client>,
+}
+
+impl TextWatch for PgTextWatch {
+    fn wait(&mut self, timeout: std::time::Duration) -> Result<bool> {
+        let Some(client) = self.client.as_mut() else { return Ok(false) };
+        off_runtime(|| {
+            use postgres::fallible_iterator::FallibleIterator;
+            let mut notes = client.notifications();
+            let first = notes.timeout_iter(timeout).next()?;
+            // Everything already queued belongs to the same change.
+            while notes.iter().next()?.is_some() {}
+            Ok(first.is_some())
+        })
+    }
+}
+
+impl Drop for PgTextWatch {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
+/// Records `worker`'s lease on `keys` until `lease` from now (taking over expired ones).
+fn take_leases(tx: &mut Transaction<'_>, work: Work, keys: &[String], worker: &str, lease: Span) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let millis = lease.num_milliseconds() as f64;
+    tx.execute(
+        "INSERT INTO work_leases (kind, key, owner, until) \
+         SELECT $1, k, $2, now() + $3 * interval '1 millisecond' FROM unnest($4::TEXT[]) AS k \
+         ON CONFLICT (kind, key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until",
+        &[&work.as_str(), &worker, &millis, &keys],
+    )?;
+    Ok(())
+}
+
+fn feed_from_row(r: &Row) -> Result<FeedState> {
+    Ok(FeedState {
+        url: r.try_get(0)?,
+        outlet: r.try_get(1)?,
+        outlet_languages: serde_json::from_value(r.try_get(2)?).unwrap_or_default(),
+        etag: r.try_get(3)?,
+        last_modified: r.try_get(4)?,
+        error_count: u32::try_from(r.try_get::<_, i32>(5)?).unwrap_or(0),
+        last_error: r.try_get(6)?,
+    })
 }
 
 /// Applies the migrations the database lacks, one transaction each, under an advisory lock.
@@ -470,6 +571,7 @@ impl Store for PgStore {
                 "UPDATE stories SET dirty = FALSE WHERE id = $1 AND generation = $2",
                 &[&story, &generation],
             )?;
+            notify_texts(tx, story)?;
             Ok(cleared > 0)
         })
     }
@@ -623,19 +725,7 @@ impl Store for PgStore {
                  ORDER BY f.next_check_at NULLS FIRST, f.url",
                 &[&now],
             )?;
-            rows.iter()
-                .map(|r| {
-                    Ok(FeedState {
-                        url: r.try_get(0)?,
-                        outlet: r.try_get(1)?,
-                        outlet_languages: serde_json::from_value(r.try_get(2)?).unwrap_or_default(),
-                        etag: r.try_get(3)?,
-                        last_modified: r.try_get(4)?,
-                        error_count: u32::try_from(r.try_get::<_, i32>(5)?).unwrap_or(0),
-                        last_error: r.try_get(6)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(feed_from_row).collect()
         })
     }
 
@@ -775,6 +865,92 @@ impl Store for PgStore {
                 &[&story],
             )?;
             rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        })
+    }
+
+    fn claim_unembedded(&self, model: &str, worker: &str, lease: Span, limit: usize) -> Result<Vec<ArticleRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.tx(|tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE NOT EXISTS \
+                     (SELECT 1 FROM article_vectors v WHERE v.article_id = a.id AND v.model = $1) \
+                     AND NOT EXISTS (SELECT 1 FROM work_leases l WHERE l.kind = 'embed' AND l.key = a.id \
+                     AND l.until > now()) ORDER BY a.seq LIMIT $2 FOR UPDATE OF a SKIP LOCKED"
+                ),
+                &[&model, &limit],
+            )?;
+            let records = records(rows)?;
+            let keys: Vec<String> = records.iter().map(|r| r.article.id.clone()).collect();
+            take_leases(tx, Work::Embed, &keys, worker, lease)?;
+            Ok(records)
+        })
+    }
+
+    fn claim_dirty_stories(&self, worker: &str, lease: Span, limit: usize) -> Result<Vec<DirtyStory>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.tx(|tx| {
+            let rows = tx.query(
+                "SELECT id, generation FROM stories s WHERE dirty AND NOT EXISTS (SELECT 1 FROM work_leases l \
+                 WHERE l.kind = 'write' AND l.key = s.id::TEXT AND l.until > now()) \
+                 ORDER BY id LIMIT $1 FOR UPDATE OF s SKIP LOCKED",
+                &[&limit],
+            )?;
+            let stories: Vec<DirtyStory> = rows
+                .iter()
+                .map(|r| Ok(DirtyStory { id: r.try_get(0)?, generation: r.try_get(1)? }))
+                .collect::<Result<_>>()?;
+            let keys: Vec<String> = stories.iter().map(|d| d.id.to_string()).collect();
+            take_leases(tx, Work::Write, &keys, worker, lease)?;
+            Ok(stories)
+        })
+    }
+
+    fn claim_due_feeds(&self, now: DateTime<Utc>, worker: &str, lease: Span, limit: usize) -> Result<Vec<FeedState>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.tx(|tx| {
+            let rows = tx.query(
+                "SELECT f.url, o.name, o.languages, f.etag, f.last_modified, f.error_count, f.last_error \
+                 FROM feeds f JOIN outlets o ON o.id = f.outlet_id \
+                 WHERE (f.next_check_at IS NULL OR f.next_check_at <= $1) AND NOT EXISTS (SELECT 1 FROM work_leases l \
+                 WHERE l.kind = 'fetch' AND l.key = f.url AND l.until > now() AND l.owner <> $2) \
+                 ORDER BY f.next_check_at NULLS FIRST, f.url LIMIT $3 FOR UPDATE OF f SKIP LOCKED",
+                &[&now, &worker, &limit],
+            )?;
+            let feeds: Vec<FeedState> = rows.iter().map(feed_from_row).collect::<Result<_>>()?;
+            let keys: Vec<String> = feeds.iter().map(|f| f.url.clone()).collect();
+            take_leases(tx, Work::Fetch, &keys, worker, lease)?;
+            Ok(feeds)
+        })
+    }
+
+    fn release(&self, work: Work, worker: &str, keys: &[String]) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM work_leases WHERE kind = $1 AND owner = $2 AND key = ANY($3)",
+                &[&work.as_str(), &worker, &keys],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn watch_texts(&self) -> Result<Option<Box<dyn TextWatch>>> {
+        let config = self.config.clone();
+        off_runtime(move || {
+            let mut client = config.connect(NoTls)?;
+            client.batch_execute(&format!("LISTEN {TEXTS_CHANNEL}"))?;
+            Ok(Some(Box::new(PgTextWatch { client: Some(client) }) as Box<dyn TextWatch>))
+        })
+    }
+
+    fn try_lead(&self, role: &str) -> Result<Option<Box<dyn Leadership>>> {
+        let key = advisory_key(role);
+        let config = self.config.clone();
+        off_runtime(move || {
+            // Its own session, outside the pool: the lock lives exactly as long as it.
+            let mut client = config.connect(NoTls)?;
+            let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key])?.try_get(0)?;
+            Ok(if got { Some(Box::new(PgLeadership { client: Some(client) }) as Box<dyn Leadership>) } else { None })
         })
     }
 

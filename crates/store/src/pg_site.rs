@@ -2,7 +2,7 @@
 //! story's row lock, so two editors (or an editor and the pipeline) on different web
 //! nodes never publish the same number.
 
-use crate::pg::{MARK_DIRTY, append_revision, article_from_value, latest_revision, lock_story};
+use crate::pg::{MARK_DIRTY, append_revision, article_from_value, latest_revision, lock_story, notify_texts};
 use crate::rules;
 use crate::site::{NewReport, Report, RevisionInfo, Session, SiteStore};
 use crate::{PgStore, Result, StoreError};
@@ -122,6 +122,7 @@ impl SiteStore for PgStore {
                     )?;
                 }
             }
+            notify_texts(tx, article.story_id)?;
             Ok(next)
         })
     }
@@ -155,6 +156,7 @@ impl SiteStore for PgStore {
             let next = rules::next_revision(latest_revision(tx, story, lang)?.map(|l| l.number));
             let article = StoryArticle { revision: next, ..draft };
             append_revision(tx, &article, &article.edited_by, &rules::accepted_draft_note(editor), None, false)?;
+            notify_texts(tx, story)?;
             Ok(Some(next))
         })
     }

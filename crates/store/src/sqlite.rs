@@ -2,11 +2,12 @@
 
 use crate::rules::{self, SourceFacts, TextPlan, WrittenFacts};
 use crate::{
-    ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, NewArticle, Recheck,
-    RecheckOutcome, Result, Store, StoreError, StoreStats, vector_from_bytes, vector_to_bytes,
+    ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, Leadership, NewArticle,
+    Recheck, RecheckOutcome, Result, Store, StoreError, StoreStats, TextWatch, Work, vector_from_bytes,
+    vector_to_bytes,
 };
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,11 +21,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_site.sql"),
     include_str!("../migrations/0005_story_drafts.sql"),
     include_str!("../migrations/0006_story_generation.sql"),
+    include_str!("../migrations/0007_work_leases.sql"),
 ];
 
 /// A [`Store`] in one SQLite file.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The database file (`None` in memory): leadership locks live beside it.
+    path: Option<std::path::PathBuf>,
 }
 
 const ARTICLE_COLUMNS: &str = "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
@@ -58,7 +62,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let conn = Connection::open(path)?;
-        Self::init(conn)
+        let mut store = Self::init(conn)?;
+        store.path = Some(path.to_path_buf());
+        Ok(store)
     }
 
     /// An in-memory database, for tests and throw-away runs.
@@ -82,13 +88,25 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore { conn: Mutex::new(conn), path: None })
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions
         // roll back on drop), so a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes a consistent copy of the whole database to `to` (which must not exist) while
+    /// the store stays in use (`VACUUM INTO`: an online backup, compacted). The copy is a
+    /// complete chorus database: restore it by using it as the data folder's `chorus.db`.
+    pub fn backup(&self, to: &Path) -> Result<()> {
+        if to.exists() {
+            return Err(StoreError::Corrupt(format!("{} exists: a backup never overwrites a file", to.display())));
+        }
+        let target = to.to_str().ok_or_else(|| StoreError::Corrupt(format!("{} is not UTF-8", to.display())))?;
+        self.conn().execute("VACUUM INTO ?1", [target])?;
+        Ok(())
     }
 
     /// The schema version of the open database.
@@ -684,6 +702,119 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn claim_unembedded(&self, model: &str, worker: &str, lease: Duration, limit: usize) -> Result<Vec<ArticleRecord>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = fmt_time(&Utc::now());
+        let records = {
+            let mut st = tx.prepare_cached(&format!(
+                "SELECT {ARTICLE_COLUMNS} FROM articles a WHERE NOT EXISTS \
+                 (SELECT 1 FROM article_vectors v WHERE v.article_id = a.id AND v.model = ?1) \
+                 AND NOT EXISTS (SELECT 1 FROM work_leases l WHERE l.kind = 'embed' AND l.key = a.id AND l.until > ?2) \
+                 ORDER BY seq LIMIT ?3"
+            ))?;
+            let rows = st.query_map(params![model, now, limit as i64], record_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let keys: Vec<String> = records.iter().map(|r| r.article.id.clone()).collect();
+        take_leases(&tx, Work::Embed, &keys, worker, lease)?;
+        tx.commit()?;
+        Ok(records)
+    }
+
+    fn claim_dirty_stories(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<DirtyStory>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = fmt_time(&Utc::now());
+        let stories = {
+            let mut st = tx.prepare_cached(
+                "SELECT id, generation FROM stories s WHERE dirty = 1 AND NOT EXISTS (SELECT 1 FROM work_leases l \
+                 WHERE l.kind = 'write' AND l.key = CAST(s.id AS TEXT) AND l.until > ?1) ORDER BY id LIMIT ?2",
+            )?;
+            let rows =
+                st.query_map(params![now, limit as i64], |r| Ok(DirtyStory { id: r.get(0)?, generation: r.get(1)? }))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let keys: Vec<String> = stories.iter().map(|d| d.id.to_string()).collect();
+        take_leases(&tx, Work::Write, &keys, worker, lease)?;
+        tx.commit()?;
+        Ok(stories)
+    }
+
+    fn claim_due_feeds(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<FeedState>> {
+        let due = self.due_feeds(now)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let wall = fmt_time(&Utc::now());
+        let mut claimed = Vec::new();
+        {
+            let mut held = tx.prepare_cached(
+                "SELECT 1 FROM work_leases WHERE kind = 'fetch' AND key = ?1 AND until > ?2 AND owner <> ?3",
+            )?;
+            for f in due {
+                if claimed.len() >= limit {
+                    break;
+                }
+                if held.query_row(params![f.url, wall, worker], |_| Ok(())).optional()?.is_none() {
+                    claimed.push(f);
+                }
+            }
+        }
+        let keys: Vec<String> = claimed.iter().map(|f| f.url.clone()).collect();
+        take_leases(&tx, Work::Fetch, &keys, worker, lease)?;
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    fn release(&self, work: Work, worker: &str, keys: &[String]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut st = tx.prepare_cached("DELETE FROM work_leases WHERE kind = ?1 AND key = ?2 AND owner = ?3")?;
+            for k in keys {
+                st.execute(params![work.as_str(), k, worker])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn watch_texts(&self) -> Result<Option<Box<dyn TextWatch>>> {
+        let Some(path) = &self.path else { return Ok(None) };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut watch = SqliteTextWatch { conn, version: 0, texts: String::new() };
+        watch.changed()?;
+        Ok(Some(Box::new(watch)))
+    }
+
+    fn try_lead(&self, role: &str) -> Result<Option<Box<dyn Leadership>>> {
+        let Some(path) = &self.path else {
+            // An in-memory database has one process by definition.
+            return Ok(Some(Box::new(FileLeadership(None))));
+        };
+        let lock_path = path.with_extension(format!("{role}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::Corrupt(format!("opening {}: {e}", lock_path.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Box::new(FileLeadership(Some(file))))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(StoreError::Corrupt(format!("locking {}: {e}", lock_path.display())))
+            }
+        }
+    }
+
     fn stats(&self) -> Result<StoreStats> {
         let conn = self.conn();
         let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
@@ -694,6 +825,78 @@ impl Store for SqliteStore {
             story_texts: count("SELECT COUNT(*) FROM story_texts")?,
         })
     }
+}
+
+/// Leadership held through an OS lock on a file beside the database (released by the OS
+/// when the process ends, however it ends).
+struct FileLeadership(#[allow(dead_code)] Option<std::fs::File>);
+
+impl Leadership for FileLeadership {
+    fn still_leading(&mut self) -> bool {
+        true
+    }
+}
+
+/// Watches a SQLite file from its own connection: `PRAGMA data_version` changes when
+/// another connection commits; only then are the texts' count and latest time compared.
+struct SqliteTextWatch {
+    conn: Connection,
+    version: i64,
+    texts: String,
+}
+
+impl SqliteTextWatch {
+    fn changed(&mut self) -> Result<bool> {
+        let version: i64 = self.conn.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        if version == self.version {
+            return Ok(false);
+        }
+        self.version = version;
+        let texts: String = self.conn.query_row(
+            "SELECT COUNT(*) || ' ' || COALESCE(MAX(written_at), '') || ' ' || \
+             (SELECT COUNT(*) FROM story_revisions) FROM story_texts",
+            [],
+            |r| r.get(0),
+        )?;
+        let changed = texts != self.texts;
+        self.texts = texts;
+        Ok(changed)
+    }
+}
+
+impl TextWatch for SqliteTextWatch {
+    fn wait(&mut self, timeout: std::time::Duration) -> Result<bool> {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            if self.changed()? {
+                return Ok(true);
+            }
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+        }
+    }
+}
+
+/// Records `worker`'s lease on `keys` until `lease` from now (taking over expired ones).
+fn take_leases(
+    tx: &rusqlite::Transaction<'_>,
+    work: Work,
+    keys: &[String],
+    worker: &str,
+    lease: Duration,
+) -> Result<()> {
+    let until = fmt_time(&(Utc::now() + lease));
+    let mut st = tx.prepare_cached(
+        "INSERT INTO work_leases (kind, key, owner, until) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (kind, key) DO UPDATE SET owner = excluded.owner, until = excluded.until",
+    )?;
+    for k in keys {
+        st.execute(params![work.as_str(), k, worker, until])?;
+    }
+    Ok(())
 }
 
 /// Marks a story for rewriting and counts up its generation.

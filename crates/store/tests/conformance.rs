@@ -402,6 +402,80 @@ fn users_sessions_views_and_related(f: Fixture) {
     assert_eq!(s.related(id).unwrap(), vec![(9, 0.9)], "replaced, not added to");
 }
 
+fn claims_are_exclusive_and_retaken_when_a_lease_runs_out(f: Fixture) {
+    let a = f.store.as_ref();
+    let other = (f.reopen)();
+    let b = other.as_ref();
+    let arts: Vec<Article> = (0..3).map(|i| article(&format!("x{i}"), &format!("text {i}"))).collect();
+    a.insert_articles(&arts.iter().map(|x| new(x, &x.id, None)).collect::<Vec<_>>()).unwrap();
+    let short = Duration::milliseconds(1500);
+    let first = a.claim_unembedded("m", "worker-a", short, 2).unwrap();
+    assert_eq!(first.iter().map(|r| r.article.id.as_str()).collect::<Vec<_>>(), ["x0", "x1"]);
+    let second = b.claim_unembedded("m", "worker-b", Duration::minutes(5), 10).unwrap();
+    assert_eq!(second.iter().map(|r| r.article.id.as_str()).collect::<Vec<_>>(), ["x2"], "never the same item twice");
+    assert!(b.claim_unembedded("m", "worker-b", Duration::minutes(5), 10).unwrap().is_empty());
+    // worker-a dies without finishing: once its lease has run out, its items are taken again.
+    std::thread::sleep(std::time::Duration::from_millis(1700));
+    let retaken = b.claim_unembedded("m", "worker-b", Duration::minutes(5), 10).unwrap();
+    assert_eq!(retaken.iter().map(|r| r.article.id.as_str()).collect::<Vec<_>>(), ["x0", "x1"]);
+    // Done items are no longer pending; released ones are free at once.
+    b.put_article_vectors("m", &[("x0".into(), vec![1.0])]).unwrap();
+    b.release(chorus_store::Work::Embed, "worker-b", &["x0".into(), "x1".into()]).unwrap();
+    let again = a.claim_unembedded("m", "worker-a", short, 10).unwrap();
+    assert_eq!(again.iter().map(|r| r.article.id.as_str()).collect::<Vec<_>>(), ["x1"]);
+
+    // Stories to write.
+    let stories = a.assign(3, &[("x0".into(), Err(0)), ("x1".into(), Err(1)), ("x2".into(), Err(2))]).unwrap();
+    let mine = a.claim_dirty_stories("worker-a", Duration::minutes(5), 2).unwrap();
+    assert_eq!(mine.iter().map(|d| d.id).collect::<Vec<_>>(), stories[..2]);
+    let theirs = b.claim_dirty_stories("worker-b", Duration::minutes(5), 5).unwrap();
+    assert_eq!(theirs.iter().map(|d| d.id).collect::<Vec<_>>(), stories[2..]);
+    assert!(b.put_story_texts(theirs[0].id, theirs[0].generation, &[written(theirs[0].id, "x")]).unwrap());
+    b.release(chorus_store::Work::Write, "worker-b", &[theirs[0].id.to_string()]).unwrap();
+    assert!(b.claim_dirty_stories("worker-b", Duration::minutes(5), 5).unwrap().is_empty(), "the rest is leased");
+    a.release(chorus_store::Work::Write, "worker-a", &mine.iter().map(|d| d.id.to_string()).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(b.claim_dirty_stories("worker-b", Duration::minutes(5), 5).unwrap().len(), 2, "released: free");
+
+    // Feeds to poll.
+    a.put_outlets(&[Outlet {
+        name: "o".into(),
+        homepage: "https://o.example/".into(),
+        country: "FR".into(),
+        languages: vec!["fr".into()],
+        kind: OutletKind::Public,
+        feeds: vec!["https://o.example/1".into(), "https://o.example/2".into()],
+    }])
+    .unwrap();
+    let now = Utc::now();
+    let fa = a.claim_due_feeds(now, "worker-a", Duration::minutes(5), 1).unwrap();
+    let fb = b.claim_due_feeds(now, "worker-b", Duration::minutes(5), 5).unwrap();
+    assert_eq!((fa.len(), fb.len()), (1, 1));
+    assert_ne!(fa[0].url, fb[0].url);
+}
+
+fn one_process_leads_and_another_takes_over_when_it_goes(f: Fixture) {
+    let other = (f.reopen)();
+    let mut lead = f.store.try_lead("cluster").unwrap().expect("the first process leads");
+    assert!(lead.still_leading());
+    assert!(other.try_lead("cluster").unwrap().is_none(), "one leader at a time");
+    assert!(other.try_lead("other-role").unwrap().is_some(), "roles lead separately");
+    drop(lead);
+    assert!(other.try_lead("cluster").unwrap().is_some(), "the role is free once its leader is gone");
+}
+
+fn a_web_node_hears_of_texts_written_by_another_process(f: Fixture) {
+    let id = with_story(f.store.as_ref());
+    let mut watch = f.store.watch_texts().unwrap().expect("a shared database can be watched");
+    assert!(!watch.wait(std::time::Duration::from_millis(300)).unwrap(), "nothing written yet");
+    let writer = (f.reopen)();
+    write(writer.as_ref(), id, &[written(id, "x")]);
+    assert!(watch.wait(std::time::Duration::from_secs(3)).unwrap(), "the other process's text is heard of");
+    assert!(!watch.wait(std::time::Duration::from_millis(300)).unwrap(), "once");
+    writer.publish_revision(&written(id, "fixed"), "alice", "fix", None).unwrap();
+    assert!(watch.wait(std::time::Duration::from_secs(3)).unwrap(), "an editor's revision too");
+}
+
 macro_rules! conformance {
     ($backend:ident: $($case:ident),* $(,)?) => {
         mod $backend {
@@ -433,6 +507,9 @@ conformance!(
     concurrent_editors_get_distinct_revision_numbers,
     a_second_handle_sees_the_same_data,
     users_sessions_views_and_related,
+    claims_are_exclusive_and_retaken_when_a_lease_runs_out,
+    one_process_leads_and_another_takes_over_when_it_goes,
+    a_web_node_hears_of_texts_written_by_another_process,
 );
 
 #[test]

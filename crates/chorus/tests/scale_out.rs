@@ -1,0 +1,230 @@
+//! Several chorus processes on one PostgreSQL database: two worker processes and one web
+//! process write the same stories as one process alone; a worker killed with `kill -9` in
+//! the middle of its work loses and duplicates nothing (its claims are taken again when
+//! their lease runs out); killing the clustering leader hands clustering to the other.
+//! Uses the bundled ITN blurbs (`data/demo/itn.jsonl`, CC BY-SA), no research data.
+
+use chorus_store::testing::TestDatabase;
+use chorus_store::{SqliteStore, Store};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+const CHORUS: &str = env!("CARGO_BIN_EXE_chorus");
+
+/// Blurbs of mid-sized subjects (10–60 blurbs each), split into a first and a later batch.
+fn corpus(dir: &Path) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/itn.jsonl"))
+        .expect("bundled ITN corpus");
+    let subject = |line: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        v["id"].as_str().unwrap_or("").split('-').nth(1).unwrap_or("").to_string()
+    };
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for l in text.lines() {
+        *counts.entry(subject(l)).or_default() += 1;
+    }
+    let mut picked: Vec<&str> = text.lines().filter(|l| (10..=60).contains(&counts[&subject(l)])).collect();
+    picked.truncate(150);
+    let (first, later) = picked.split_at(120);
+    let write = |name: &str, lines: &[&str]| {
+        let p = dir.join(name);
+        std::fs::write(&p, lines.join("\n") + "\n").expect("write corpus");
+        p
+    };
+    (write("first.jsonl", first), write("later.jsonl", later))
+}
+
+fn chorus(args: &[&str]) -> std::process::Output {
+    let out = Command::new(CHORUS).args(args).env("CHORUS_THREADS", "1").output().expect("run chorus");
+    assert!(out.status.success(), "chorus {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A `chorus run` process whose output goes to a log file.
+struct Process {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn start(name: &str, dir: &Path, args: &[&str]) -> Process {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(CHORUS)
+            .arg("run")
+            .args(args)
+            .env("CHORUS_THREADS", "1")
+            .env("CHORUS_LOG", "info")
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("start chorus run");
+        Process { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`: no clean-up of any kind.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn sql_count(url: &str, sql: &str) -> i64 {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    c.query_one(sql, &[]).expect("query").get(0)
+}
+
+/// article id → story id.
+fn partition(store: &dyn Store) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for s in store.story_summaries().expect("summaries") {
+        for a in store.story_sources(s.id).expect("sources") {
+            out.insert(a.article.id, s.id);
+        }
+    }
+    out
+}
+
+/// BCubed F1 of `got` against `want` (both article → cluster).
+fn bcubed_f1(want: &BTreeMap<String, i64>, got: &BTreeMap<String, i64>) -> f64 {
+    fn members(p: &BTreeMap<String, i64>) -> HashMap<i64, Vec<&String>> {
+        let mut m: HashMap<i64, Vec<&String>> = HashMap::new();
+        for (a, s) in p {
+            m.entry(*s).or_default().push(a);
+        }
+        m
+    }
+    let (mw, mg) = (members(want), members(got));
+    let (mut p, mut r) = (0.0, 0.0);
+    for (a, s) in got {
+        let same_got = &mg[s];
+        let same_want = &mw[&want[a]];
+        let both = same_got.iter().filter(|b| want.get(**b) == Some(&want[a])).count() as f64;
+        p += both / same_got.len() as f64;
+        r += both / same_want.len() as f64;
+    }
+    let (p, r) = (p / got.len() as f64, r / got.len() as f64);
+    2.0 * p * r / (p + r)
+}
+
+#[test]
+fn workers_on_one_database_write_what_one_process_writes_and_survive_kill_9() {
+    let Some(db) = TestDatabase::create() else { return };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (first, later) = corpus(tmp.path());
+    let (first_s, later_s) = (first.to_str().expect("utf-8"), later.to_str().expect("utf-8"));
+
+    // The reference: one process, SQLite, everything in one go.
+    let alone = tmp.path().join("alone");
+    chorus(&["ingest", "--data-dir", alone.to_str().expect("utf-8"), first_s, later_s]);
+    let reference = partition(&SqliteStore::open(&alone.join("chorus.db")).expect("open"));
+    assert_eq!(reference.len(), 150);
+
+    // Several processes: the articles are stored, workers do the rest.
+    let shared = tmp.path().join("shared");
+    let data = shared.to_str().expect("utf-8");
+    let url = db.url.as_str();
+    chorus(&["ingest", "--store-only", "--database", url, "--data-dir", data, first_s]);
+    assert_eq!(sql_count(url, "SELECT COUNT(*) FROM articles"), 120);
+    let worker = |name: &str, lease: &str| {
+        let args = ["--roles", "embed,cluster,write", "--database", url, "--data-dir", data, "--poll-seconds", "1"];
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--lease-seconds", lease]);
+        Process::start(name, tmp.path(), &all)
+    };
+
+    // A worker is killed with claims in hand: nothing it claimed may be lost.
+    let mut doomed = worker("doomed", "4");
+    wait_for("the first worker's claims", Duration::from_secs(120), || {
+        sql_count(url, "SELECT COUNT(*) FROM work_leases") > 0
+    });
+    doomed.kill();
+    let orphaned = sql_count(url, "SELECT COUNT(*) FROM work_leases");
+    assert!(orphaned > 0, "the killed worker held claims");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let listen = format!("127.0.0.1:{port}");
+    let web = Process::start(
+        "web",
+        tmp.path(),
+        &["--roles", "web", "--database", url, "--data-dir", data, "--listen", &listen],
+    );
+    let mut a = worker("a", "4");
+    let mut b = worker("b", "4");
+    let settled = |url: &str| {
+        sql_count(
+            url,
+            "SELECT COUNT(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM article_vectors v WHERE v.article_id = a.id)",
+        ) == 0
+            && sql_count(url, "SELECT COUNT(*) FROM articles WHERE story_id IS NULL") == 0
+            && sql_count(url, "SELECT COUNT(*) FROM stories WHERE dirty") == 0
+    };
+    wait_for("the workers to embed, cluster and write everything", Duration::from_secs(600), || settled(url));
+    assert_eq!(
+        sql_count(url, "SELECT COUNT(*) FROM article_vectors"),
+        120,
+        "every article embedded once, the killed worker's included"
+    );
+
+    // The clustering leader dies; the other worker takes over for the later articles.
+    let leader_log = |p: &Process| p.log().contains("leading clustering");
+    wait_for("a clustering leader", Duration::from_secs(30), || leader_log(&a) || leader_log(&b));
+    let (leader, survivor) = if leader_log(&a) { (&mut a, &b) } else { (&mut b, &a) };
+    assert!(!leader_log(survivor), "one leader at a time:\n{}", survivor.log());
+    leader.kill();
+    chorus(&["ingest", "--store-only", "--database", url, "--data-dir", data, later_s]);
+    wait_for("the survivor to lead and place the later articles", Duration::from_secs(600), || {
+        settled(url) && sql_count(url, "SELECT COUNT(*) FROM articles") == 150
+    });
+    assert!(leader_log(survivor), "the survivor took over clustering:\n{}", survivor.log());
+
+    // The same stories as one process.
+    let store = chorus_store::PgStore::connect(url).expect("connect");
+    let together = partition(&store);
+    assert_eq!(together.len(), 150, "every article in a story");
+    let stories = |p: &BTreeMap<String, i64>| p.values().collect::<std::collections::BTreeSet<_>>().len() as f64;
+    let (n_alone, n_together) = (stories(&reference), stories(&together));
+    let f1 = bcubed_f1(&reference, &together);
+    eprintln!("stories: one process {n_alone}, workers {n_together}; BCubed F1 against one process {f1:.4}");
+    assert!((n_together - n_alone).abs() / n_alone <= 0.02 + 1.0 / n_alone, "{n_alone} vs {n_together}");
+    assert!(f1 >= 0.99, "BCubed F1 {f1}");
+    assert_eq!(sql_count(url, "SELECT COUNT(*) FROM work_leases"), 0, "every claim given back or taken over");
+
+    // The web process serves what the workers wrote.
+    let (id, summary) =
+        store.story_summaries().expect("summaries").into_iter().map(|s| (s.id, s)).next().expect("a story");
+    let page = http_get(port, &format!("/stories/{id}"));
+    assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..page.len().min(300)]);
+    let title = summary.title.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+    assert!(page.contains(&title) || page.contains(&summary.title), "the page shows the story");
+    drop(web);
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the web process");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").expect("request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("response");
+    out
+}

@@ -37,6 +37,10 @@ pub const KEYS: &[&str] = &[
     "TRUST_FORWARDED",
     "WEB_THREADS",
     "PUBLIC_URL",
+    "DATABASE_URL",
+    "ROLES",
+    "LEASE_SECONDS",
+    "SITE_SECRET",
 ];
 
 /// Why a configuration file was refused.

@@ -62,6 +62,11 @@ struct SiteArgs {
     /// an https address also marks session cookies Secure.
     #[arg(long, env = "CHORUS_PUBLIC_URL")]
     public_url: Option<String>,
+    /// A secret all web processes of one site share (≥ 16 characters; only from the
+    /// environment or the config file, so it stays out of process lists): forms signed
+    /// by one are accepted by the others, and a visitor is counted once across them.
+    #[arg(skip = std::env::var("CHORUS_SITE_SECRET").ok().filter(|s| !s.is_empty()))]
+    site_secret: Option<String>,
 }
 
 impl SiteArgs {
@@ -70,6 +75,7 @@ impl SiteArgs {
             secure_cookies: self.secure_cookies,
             trust_forwarded: self.trust_forwarded,
             public_url: self.public_url.clone(),
+            secret: self.site_secret.clone(),
         }
     }
 }
@@ -1485,7 +1491,7 @@ fn run_service(
     use chorus::roles::Role;
     use std::sync::atomic::{AtomicBool, Ordering};
     let store = config.open_store()?;
-    println!("chorus run: roles {roles}, database {}, worker {}", config.database_label(), chorus::roles::worker_id());
+    tracing::info!(%roles, database = %config.database_label(), worker = %chorus::roles::worker_id(), "chorus run");
     if roles.has(Role::Fetch) && store.outlets()?.is_empty() {
         let outlets =
             chorus_ingest::outlets::parse_registry(chorus_ingest::outlets::BUNDLED_REGISTRY, "data/outlets.toml")?;

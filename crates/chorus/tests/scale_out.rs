@@ -228,3 +228,93 @@ fn http_get(port: u16, path: &str) -> String {
     s.read_to_string(&mut out).expect("response");
     out
 }
+
+fn http(port: u16, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to a web process");
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: {firefox}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("response");
+    out
+}
+
+#[test]
+fn two_web_processes_accept_each_others_forms_and_count_a_reader_once() {
+    use chorus_store::{NewArticle, SiteStore};
+    let Some(db) = TestDatabase::create() else { return };
+    let store = chorus_store::PgStore::connect(&db.url).expect("connect");
+    let article = chorus_core::Article {
+        id: "a".into(),
+        url: "https://example.org/a".into(),
+        outlet: "Example".into(),
+        lang: "en".into(),
+        lang_detected: false,
+        published: None,
+        title: "Summit in Paris".into(),
+        text: "Thirty-five nations met in Paris on Tuesday.".into(),
+    };
+    store
+        .insert_articles(&[NewArticle {
+            article: &article,
+            content_hash: "h".into(),
+            fingerprint: vec![],
+            duplicate_of: None,
+        }])
+        .expect("insert");
+    let id = store.assign(1, &[("a".into(), Err(0))]).expect("assign")[0];
+    let text = chorus_core::StoryArticle {
+        story_id: id,
+        lang: "en".into(),
+        title: "Summit in Paris".into(),
+        edited_by: "chorus".into(),
+        written_at: chrono::Utc::now(),
+        paragraphs: vec![vec![chorus_core::SynthSentence::unsourced(
+            "Thirty-five nations met in Paris on Tuesday.",
+            "en",
+        )]],
+        unconfirmed: true,
+        coverage: Default::default(),
+        claims: vec![],
+        disagreements: vec![],
+        generation: None,
+        revision: 0,
+    };
+    store.put_story_texts(id, 1, &[text]).expect("texts");
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().to_str().expect("utf-8");
+    let web = |name: &str| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(CHORUS)
+            .args(["run", "--roles", "web", "--database", &db.url, "--data-dir", data, "--listen", &listen])
+            .env("CHORUS_SITE_SECRET", "one secret for the whole site")
+            .stdout(std::fs::File::create(tmp.path().join(format!("{name}.log"))).expect("log"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a web process");
+        wait_for("the web process to listen", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        let _ = &mut child;
+        (Process { child, log: tmp.path().join(format!("{name}.log")) }, port)
+    };
+    let ((_a, pa), (_b, pb)) = (web("a"), web("b"));
+    // A reader reads the story on node a, then (the balancer moved them) on node b.
+    let page = http(pa, "GET", &format!("/stories/{id}"), "");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let token = page.split("name=\"token\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a form token");
+    assert!(http(pb, "GET", &format!("/stories/{id}"), "").starts_with("HTTP/1.1 200"));
+    assert_eq!(store.story_views(id).expect("views"), 1, "one reader, one view, whichever node served them");
+    // The report form rendered by node a is accepted by node b.
+    let form = format!("kind=factual&body=It+was+thirty-six.&lang=en&token={token}");
+    let answer = http(pb, "POST", &format!("/stories/{id}/reports"), &form);
+    assert!(answer.starts_with("HTTP/1.1 303"), "node b refused node a's form: {answer}");
+    assert_eq!(store.reports(None, 10).expect("reports").len(), 1);
+}

@@ -53,6 +53,10 @@ pub struct SiteConfig {
     /// The site's public address (`https://news.example.org`), for absolute links in
     /// feeds; feeds use site-relative links without it.
     pub public_url: Option<String>,
+    /// A secret every web node of one site shares (≥ 16 characters): forms signed by one
+    /// node are accepted by the others, and a visitor is counted once whichever node they
+    /// reach. `None`: random per process (one web node; forms expire on restart).
+    pub secret: Option<String>,
 }
 
 impl SiteConfig {
@@ -125,9 +129,15 @@ impl AppState {
             store,
             metrics,
             search,
+            forms: Arc::new(match &config.secret {
+                Some(secret) => security::FormSigner::from_secret(secret)?,
+                None => security::FormSigner::random()?,
+            }),
+            views: Arc::new(match &config.secret {
+                Some(secret) => views::ViewCounter::with_secret(secret)?,
+                None => views::ViewCounter::new()?,
+            }),
             config: Arc::new(config),
-            forms: Arc::new(security::FormSigner::random()?),
-            views: Arc::new(views::ViewCounter::new()?),
             limits: Arc::new(Limits::default()),
             generation: Arc::new(AtomicU64::new(0)),
             counters: Arc::new(metrics::SiteCounters::default()),

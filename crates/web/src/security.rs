@@ -26,6 +26,9 @@ pub enum SecurityError {
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     Hash(String),
+    /// The configured site secret is unusable.
+    #[error("site secret: {0}")]
+    Secret(String),
 }
 
 /// `n` random bytes from the operating system.
@@ -33,6 +36,21 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, SecurityError> {
     let mut b = vec![0u8; n];
     getrandom::fill(&mut b).map_err(|e| SecurityError::Random(e.to_string()))?;
     Ok(b)
+}
+
+/// Shortest shared site secret accepted.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// A key for `purpose` derived from the site's shared secret (HMAC-SHA256), so one secret
+/// serves several purposes without one key revealing another.
+pub fn derive_key(secret: &str, purpose: &str) -> Result<Vec<u8>, SecurityError> {
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return Err(SecurityError::Secret(format!("it must have at least {MIN_SECRET_CHARS} characters")));
+    }
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    m.update(b"chorus:");
+    m.update(purpose.as_bytes());
+    Ok(m.finalize().into_bytes().to_vec())
 }
 
 /// Lower-case hex.
@@ -87,6 +105,12 @@ impl FormSigner {
     /// A signer with a fresh random secret (forms rendered before a restart expire).
     pub fn random() -> Result<FormSigner, SecurityError> {
         Ok(FormSigner { secret: random_bytes(32)? })
+    }
+
+    /// A signer whose key is derived from a secret the site's web nodes share, so a form
+    /// rendered by one node is accepted by any other.
+    pub fn from_secret(secret: &str) -> Result<FormSigner, SecurityError> {
+        Ok(FormSigner { secret: derive_key(secret, "forms")? })
     }
 
     fn mac(&self, purpose: &str, issued: i64) -> String {
@@ -161,6 +185,19 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_sharing_a_secret_accept_each_others_forms() {
+        let (a, b) = (
+            FormSigner::from_secret("a shared secret!").unwrap(),
+            FormSigner::from_secret("a shared secret!").unwrap(),
+        );
+        let token = a.token("report", 1_000);
+        assert!(b.check("report", &token, 1_010));
+        assert!(!FormSigner::from_secret("another secret!!").unwrap().check("report", &token, 1_010));
+        assert!(!FormSigner::random().unwrap().check("report", &token, 1_010));
+        assert!(FormSigner::from_secret("short").is_err());
+    }
 
     #[test]
     fn passwords_hash_with_salt_and_verify() {

@@ -80,6 +80,9 @@ pub enum ViewDecision {
 /// Decides which requests are views and caches totals.
 pub struct ViewCounter {
     day: Mutex<Day>,
+    /// With a shared site secret, the day's salt is derived from it (every web node
+    /// hashes a visitor alike, so the database counts them once); else random.
+    shared: Option<Vec<u8>>,
     flood: RateLimiter,
     totals: Mutex<HashMap<StoryId, u64>>,
 }
@@ -106,9 +109,28 @@ impl ViewCounter {
                 seen: HashSet::new(),
                 per_address: HashMap::new(),
             }),
+            shared: None,
             flood: RateLimiter::new(NEW_VIEWS_PER_MINUTE, Duration::from_secs(60)),
             totals: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A counter whose daily salt is derived from the site's shared secret and the day:
+    /// web nodes of one site hash a visitor alike. The salt is still never stored and
+    /// changes every day; whoever holds the secret could recompute a day's hashes for a
+    /// guessed address, which is why the secret belongs in configuration, not the database.
+    pub fn with_secret(secret: &str) -> Result<ViewCounter, crate::security::SecurityError> {
+        let key = crate::security::derive_key(secret, "views")?;
+        let mut counter = ViewCounter::new()?;
+        counter.shared = Some(key);
+        Ok(counter)
+    }
+
+    fn salt_of(&self, day: &str) -> Option<Vec<u8>> {
+        match &self.shared {
+            Some(key) => Some(hash16(&[key, day.as_bytes()]).to_vec()),
+            None => random_bytes(32).ok(),
+        }
     }
 
     /// Decides whether this request is a new view of `story` on `day`.
@@ -116,7 +138,7 @@ impl ViewCounter {
         let mut d = self.day.lock().unwrap_or_else(|p| p.into_inner());
         if d.day != day {
             // A new day: a new salt, and yesterday's hashes forgotten.
-            let Ok(salt) = random_bytes(32) else { return ViewDecision::Skip };
+            let Some(salt) = self.salt_of(day) else { return ViewDecision::Skip };
             *d = Day { day: day.to_string(), salt, seen: HashSet::new(), per_address: HashMap::new() };
         }
         let sid = story.to_le_bytes();
@@ -152,6 +174,28 @@ mod tests {
     use super::*;
 
     const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+    #[test]
+    fn nodes_sharing_a_secret_hash_a_visitor_alike_and_others_do_not() {
+        let visitor = |c: &ViewCounter, day: &str| match c.decide(7, day, "203.0.113.9", FIREFOX) {
+            ViewDecision::Record { visitor, .. } => visitor,
+            ViewDecision::Skip => panic!("a first view is recorded"),
+        };
+        let (a, b) = (
+            ViewCounter::with_secret("shared site secret").unwrap(),
+            ViewCounter::with_secret("shared site secret").unwrap(),
+        );
+        assert_eq!(visitor(&a, "2026-11-30"), visitor(&b, "2026-11-30"), "the database counts them once");
+        assert_ne!(
+            visitor(&a, "2026-12-01"),
+            visitor(&ViewCounter::with_secret("shared site secret").unwrap(), "2026-11-30"),
+            "a new salt each day"
+        );
+        assert_ne!(
+            visitor(&ViewCounter::new().unwrap(), "2026-11-30"),
+            visitor(&ViewCounter::new().unwrap(), "2026-11-30")
+        );
+    }
 
     #[test]
     fn bots_scripts_and_prefetches_are_not_readers() {

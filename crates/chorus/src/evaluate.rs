@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::pipeline::{self, PipelineError};
 use chorus_embed::Embedder;
 use chorus_eval::{ClusterEval, EvalArticle};
+use chorus_store::prelude::*;
 use chorus_store::{SqliteStore, Store};
 use std::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;

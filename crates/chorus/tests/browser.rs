@@ -8,9 +8,10 @@
 //! on its citations. Screenshots land in `target/tmp/e2e-screenshots/`.
 
 mod common;
+use chorus_store::prelude::*;
 use common::{asked_language, claims_of, real_corpus, scripted_endpoint};
 
-use chorus_store::{SqliteStore, Store};
+use chorus_store::SqliteStore;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

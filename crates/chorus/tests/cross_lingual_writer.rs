@@ -7,9 +7,10 @@
 //! fictional event), not news.
 
 mod common;
+use chorus_store::prelude::*;
 use common::{asked_language, claims_of, scripted_endpoint};
 
-use chorus_store::{SqliteStore, Store};
+use chorus_store::SqliteStore;
 
 const FIXTURE: &str = r#"{"id":"kef-en","url":"https://wire.example/kef","outlet":"Test Wire","lang":"en","published":"2025-03-03T10:00:00Z","title":"Earthquake kills at least 12 on the Greek island of Kefalonia","text":"An earthquake of magnitude 6.4 struck the island of Kefalonia on 3 March 2025. At least 12 people died, the authorities said. Mayor Eleni Papadaki said: \"We will rebuild every house.\" Rescue teams searched the rubble of the old town through the night."}
 {"id":"kef-fr","url":"https://journal.example/kef","outlet":"Journal d'essai","lang":"fr","published":"2025-03-03T11:00:00Z","title":"Un séisme fait au moins 12 morts sur l'île grecque de Céphalonie","text":"Un séisme de magnitude 6,4 a frappé l'île de Céphalonie le 3 mars 2025. Au moins 12 personnes sont mortes, selon les autorités. Les équipes de secours ont fouillé les décombres de la vieille ville toute la nuit."}

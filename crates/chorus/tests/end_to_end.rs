@@ -2,6 +2,7 @@
 //! with the real embedding model and a real SQLite file.
 
 mod common;
+use chorus_store::prelude::*;
 use common::real_corpus;
 
 use chorus::config::Config;

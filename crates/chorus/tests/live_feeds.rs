@@ -10,7 +10,8 @@ use axum::routing::get;
 use chorus::live::poll_due;
 use chorus_core::{Outlet, OutletKind};
 use chorus_fetch::{FetchConfig, Fetcher};
-use chorus_store::{SqliteStore, Store};
+use chorus_store::SqliteStore;
+use chorus_store::prelude::*;
 use std::time::Duration;
 
 const LONG: &str = "Thirty-five leaders agreed on security guarantees for Ukraine in Paris on Tuesday. The guarantees include a multinational force and a ceasefire monitoring mechanism, according to the text adopted by the participants. A follow-up summit is planned in Rome next week, where defence ministers will detail each country's contribution. Observers called the agreement the most concrete step in months. Several governments still have to approve their share in parliament before troops can be sent.";

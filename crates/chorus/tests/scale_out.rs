@@ -4,6 +4,7 @@
 //! their lease runs out); killing the clustering leader hands clustering to the other.
 //! Uses the bundled ITN blurbs (`data/demo/itn.jsonl`, CC BY-SA), no research data.
 
+use chorus_store::prelude::*;
 use chorus_store::testing::TestDatabase;
 use chorus_store::{SqliteStore, Store};
 use std::collections::{BTreeMap, HashMap};

@@ -1,7 +1,8 @@
 //! chorus-store: where articles, vectors, stories and written articles are kept.
 //!
-//! Every other crate reaches storage through the [`Store`] and [`SiteStore`] traits, which
-//! two backends implement: [`SqliteStore`] (one file, the embedded default) and
+//! Every other crate reaches storage through traits per aggregate ([`ArticleStore`],
+//! [`StoryStore`], [`FeedStore`], [`WorkStore`], [`SiteStore`]; [`Store`] bundles all but
+//! the site's, and [`prelude`] imports them), which two backends implement: [`SqliteStore`] (one file, the embedded default) and
 //! [`PgStore`] (PostgreSQL, for several processes on several machines). What an editor
 //! or reader expects of stored texts (revisions, drafts behind corrections, report
 //! states, list summaries) is decided once in [`rules`]; backends only read and write rows.
@@ -167,8 +168,9 @@ pub fn redact(address: &str) -> String {
     }
 }
 
-/// Persistent storage for the whole pipeline.
-pub trait Store: Send + Sync {
+/// Articles, their vectors and their re-checks: what ingest stores and embedding and
+/// clustering read.
+pub trait ArticleStore: Send + Sync {
     /// Inserts articles in one transaction, reporting per article what happened.
     fn insert_articles(&self, articles: &[NewArticle<'_>]) -> Result<Vec<InsertOutcome>>;
     /// The stored article with this id.
@@ -186,44 +188,10 @@ pub trait Store: Send + Sync {
     fn article_vectors(&self, model: &str, ids: &[String]) -> Result<HashMap<String, Vec<f32>>>;
     /// Vectors from `model` of every clustered article, with story and time.
     fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>>;
-    /// Creates a story and assigns articles to stories in one transaction. `assignments`
-    /// pairs an article id with either an existing story or the index of a story to
-    /// create (`Err(k)`: the k-th new story). Returns the ids of the new stories.
-    fn assign(
-        &self,
-        new_stories: usize,
-        assignments: &[(String, std::result::Result<StoryId, usize>)],
-    ) -> Result<Vec<StoryId>>;
-    /// Stories whose sources changed since they were last written, by id.
-    fn dirty_stories(&self) -> Result<Vec<DirtyStory>>;
-    /// The articles of a story, oldest first.
-    fn story_sources(&self, story: StoryId) -> Result<Vec<ArticleRecord>>;
-    /// Replaces a story's written articles (following [`rules::plan_machine_text`]) and
-    /// marks it clean if its mark still has `generation` (the one [`Store::dirty_stories`]
-    /// returned). Returns false when the story was marked again meanwhile: it stays dirty,
-    /// so the next run writes it with the new sources.
-    fn put_story_texts(&self, story: StoryId, generation: i64, texts: &[StoryArticle]) -> Result<bool>;
     /// Cached sentence vectors by text key.
     fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>>;
     /// Caches sentence vectors.
     fn put_sentence_vectors(&self, model: &str, vectors: &[(u64, Vec<f32>)]) -> Result<()>;
-    /// All stories, most independently sourced first, then most recent.
-    fn story_summaries(&self) -> Result<Vec<StorySummary>>;
-    /// One story with its sources and written articles.
-    fn story_detail(&self, id: StoryId) -> Result<Option<StoryDetail>>;
-    /// Counts of what is stored.
-    fn stats(&self) -> Result<StoreStats>;
-    /// Adds outlets or updates those with the same name (fields replaced, feeds added to
-    /// the outlet's feeds; a feed already listed under another outlet moves). Returns
-    /// `(added, updated)`.
-    fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)>;
-    /// Every outlet with its feeds, by name.
-    fn outlets(&self) -> Result<Vec<Outlet>>;
-    /// Feeds due for a poll at `now` (never polled, or their next check has come), the
-    /// longest waiting first.
-    fn due_feeds(&self, now: DateTime<Utc>) -> Result<Vec<FeedState>>;
-    /// Records the result of polling a feed.
-    fn record_feed_poll(&self, url: &str, update: &FeedUpdate) -> Result<()>;
     /// Schedules a first re-check of these articles at `due` (articles already scheduled
     /// keep their schedule).
     fn schedule_rechecks(&self, ids: &[String], due: DateTime<Utc>) -> Result<()>;
@@ -241,16 +209,60 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// An article's recorded edits and removal, oldest first.
     fn article_revisions(&self, id: &str) -> Result<Vec<ArticleRevision>>;
+}
+
+/// Stories: which articles they hold, their written texts (through [`rules`]), related
+/// stories, counts.
+pub trait StoryStore: Send + Sync {
+    /// Creates a story and assigns articles to stories in one transaction. `assignments`
+    /// pairs an article id with either an existing story or the index of a story to
+    /// create (`Err(k)`: the k-th new story). Returns the ids of the new stories.
+    fn assign(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+    ) -> Result<Vec<StoryId>>;
+    /// Stories whose sources changed since they were last written, by id.
+    fn dirty_stories(&self) -> Result<Vec<DirtyStory>>;
+    /// The articles of a story, oldest first.
+    fn story_sources(&self, story: StoryId) -> Result<Vec<ArticleRecord>>;
+    /// Replaces a story's written articles (following [`rules::plan_machine_text`]) and
+    /// marks it clean if its mark still has `generation` (the one [`Store::dirty_stories`]
+    /// returned). Returns false when the story was marked again meanwhile: it stays dirty,
+    /// so the next run writes it with the new sources.
+    fn put_story_texts(&self, story: StoryId, generation: i64, texts: &[StoryArticle]) -> Result<bool>;
+    /// All stories, most independently sourced first, then most recent.
+    fn story_summaries(&self) -> Result<Vec<StorySummary>>;
+    /// One story with its sources and written articles.
+    fn story_detail(&self, id: StoryId) -> Result<Option<StoryDetail>>;
     /// Replaces a story's related stories (follow-ups on the same subject).
     fn put_related(&self, story: StoryId, related: &[(StoryId, f32)]) -> Result<()>;
     /// A story's related stories, most similar first.
     fn related(&self, story: StoryId) -> Result<Vec<(StoryId, f32)>>;
+    /// Counts of what is stored.
+    fn stats(&self) -> Result<StoreStats>;
+}
 
-    // Coordination of several processes on one database: work is claimed with a lease
-    // (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: an immediate transaction), so two
-    // workers never take the same item and a dead worker's items are taken again once
-    // its lease has run out.
+/// The outlets chorus follows, their feeds and each feed's fetch state.
+pub trait FeedStore: Send + Sync {
+    /// Adds outlets or updates those with the same name (fields replaced, feeds added to
+    /// the outlet's feeds; a feed already listed under another outlet moves). Returns
+    /// `(added, updated)`.
+    fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)>;
+    /// Every outlet with its feeds, by name.
+    fn outlets(&self) -> Result<Vec<Outlet>>;
+    /// Feeds due for a poll at `now` (never polled, or their next check has come), the
+    /// longest waiting first.
+    fn due_feeds(&self, now: DateTime<Utc>) -> Result<Vec<FeedState>>;
+    /// Records the result of polling a feed.
+    fn record_feed_poll(&self, url: &str, update: &FeedUpdate) -> Result<()>;
+}
 
+/// Coordination of several processes on one database: work is claimed with a lease
+/// (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: an immediate transaction), so two
+/// workers never take the same item and a dead worker's items are taken again once its
+/// lease has run out; one process leads clustering; web nodes hear of new texts.
+pub trait WorkStore: Send + Sync {
     /// Claims up to `limit` articles without a vector from `model` that no live lease
     /// holds, in arrival order, for `lease`.
     fn claim_unembedded(&self, model: &str, worker: &str, lease: Duration, limit: usize) -> Result<Vec<ArticleRecord>>;
@@ -275,6 +287,18 @@ pub trait Store: Send + Sync {
     /// page cache and search index). PostgreSQL: `LISTEN`/`NOTIFY`; SQLite: the file's
     /// data version and its texts; `None` where no other process can write (in memory).
     fn watch_texts(&self) -> Result<Option<Box<dyn TextWatch>>>;
+}
+
+/// Everything the pipeline needs from storage: every aggregate's trait. Implemented for
+/// every type that implements them all (both backends); `use chorus_store::prelude::*`
+/// brings the methods into scope.
+pub trait Store: ArticleStore + StoryStore + FeedStore + WorkStore {}
+
+impl<T: ArticleStore + StoryStore + FeedStore + WorkStore + ?Sized> Store for T {}
+
+/// The storage traits, to call their methods on a `dyn Store` or `dyn SiteStore`.
+pub mod prelude {
+    pub use crate::{ArticleStore, FeedStore, SiteStore, Store, StoryStore, WorkStore};
 }
 
 /// Tells when written texts changed.

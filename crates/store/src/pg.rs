@@ -10,8 +10,9 @@
 use crate::rules::{self, SourceFacts, TextPlan, WrittenFacts};
 use crate::{
     ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, Leadership, NewArticle,
-    Recheck, RecheckOutcome, Result, Store, StoreError, StoreStats, TextWatch, Work,
+    Recheck, RecheckOutcome, Result, StoreError, StoreStats, TextWatch, Work,
 };
+use crate::{ArticleStore, FeedStore, StoryStore, WorkStore};
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Duration as Span, Utc};
 use postgres::{Client, NoTls, Row, Transaction};
@@ -357,7 +358,7 @@ pub(crate) fn lock_story(tx: &mut Transaction<'_>, story: StoryId) -> Result<boo
     Ok(tx.query_opt("SELECT 1 FROM stories WHERE id = $1 FOR UPDATE", &[&story])?.is_some())
 }
 
-impl Store for PgStore {
+impl ArticleStore for PgStore {
     fn insert_articles(&self, articles: &[NewArticle<'_>]) -> Result<Vec<InsertOutcome>> {
         self.tx(|tx| {
             let insert = tx.prepare(
@@ -485,97 +486,6 @@ impl Store for PgStore {
         })
     }
 
-    fn assign(
-        &self,
-        new_stories: usize,
-        assignments: &[(String, std::result::Result<StoryId, usize>)],
-    ) -> Result<Vec<StoryId>> {
-        self.tx(|tx| {
-            let now = Utc::now();
-            let mut created = Vec::with_capacity(new_stories);
-            let mk =
-                tx.prepare("INSERT INTO stories (created_at, dirty, generation) VALUES ($1, TRUE, 1) RETURNING id")?;
-            for _ in 0..new_stories {
-                created.push(tx.query_one(&mk, &[&now])?.try_get::<_, i64>(0)?);
-            }
-            let set = tx.prepare("UPDATE articles SET story_id = $1 WHERE id = $2")?;
-            let mut touched: Vec<StoryId> = Vec::new();
-            for (article, target) in assignments {
-                let story = match target {
-                    Ok(id) => *id,
-                    Err(k) => *created.get(*k).ok_or_else(|| {
-                        StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}"))
-                    })?,
-                };
-                if tx.execute(&set, &[&story, article])? != 1 {
-                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
-                }
-                touched.push(story);
-            }
-            // Mark in id order, so two writers never wait on each other's story locks in turn.
-            touched.sort_unstable();
-            touched.dedup();
-            for story in touched {
-                tx.execute(MARK_DIRTY, &[&story])?;
-            }
-            Ok(created)
-        })
-    }
-
-    fn dirty_stories(&self) -> Result<Vec<DirtyStory>> {
-        self.with(|c| {
-            let rows = c.query("SELECT id, generation FROM stories WHERE dirty ORDER BY id", &[])?;
-            rows.iter().map(|r| Ok(DirtyStory { id: r.try_get(0)?, generation: r.try_get(1)? })).collect()
-        })
-    }
-
-    fn story_sources(&self, story: StoryId) -> Result<Vec<ArticleRecord>> {
-        self.with(|c| {
-            records(c.query(
-                &format!(
-                    "SELECT {ARTICLE_COLUMNS} FROM articles WHERE story_id = $1 \
-                     ORDER BY COALESCE(published, ingested_at), seq"
-                ),
-                &[&story],
-            )?)
-        })
-    }
-
-    fn put_story_texts(&self, story: StoryId, generation: i64, texts: &[StoryArticle]) -> Result<bool> {
-        self.tx(|tx| {
-            if !lock_story(tx, story)? {
-                return Err(StoreError::Corrupt(format!("no story {story} to write")));
-            }
-            tx.execute("DELETE FROM story_texts WHERE story_id = $1", &[&story])?;
-            for t in texts {
-                let latest = latest_revision(tx, story, &t.lang)?;
-                let corrected_from = if latest.as_ref().is_some_and(|l| l.by_editor) {
-                    latest_machine_revision(tx, story, &t.lang)?
-                } else {
-                    None
-                };
-                match rules::plan_machine_text(latest, || Ok(corrected_from), t)? {
-                    TextPlan::KeepCorrection { current, draft } => {
-                        if let Some(draft) = draft {
-                            put_draft(tx, &draft)?;
-                        }
-                        put_current_text(tx, &current)?;
-                    }
-                    TextPlan::Refresh(t) => put_current_text(tx, &t)?,
-                    TextPlan::Append { article, note } => {
-                        append_revision(tx, &article, &article.edited_by, note, None, false)?
-                    }
-                }
-            }
-            let cleared = tx.execute(
-                "UPDATE stories SET dirty = FALSE WHERE id = $1 AND generation = $2",
-                &[&story, &generation],
-            )?;
-            notify_texts(tx, story)?;
-            Ok(cleared > 0)
-        })
-    }
-
     fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>> {
         let signed: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
         self.with(|c| {
@@ -596,148 +506,6 @@ impl Store for PgStore {
             for (k, v) in vectors {
                 tx.execute(&st, &[&model, &(*k as i64), v])?;
             }
-            Ok(())
-        })
-    }
-
-    fn story_summaries(&self) -> Result<Vec<StorySummary>> {
-        self.with(|c| {
-            let mut titles: HashMap<StoryId, Vec<WrittenFacts>> = HashMap::new();
-            for r in c.query(
-                "SELECT story_id, lang, article->>'title', written_at, \
-                 (article->'coverage'->>'independent')::BIGINT FROM story_texts",
-                &[],
-            )? {
-                let independent: Option<i64> = r.try_get(4)?;
-                titles.entry(r.try_get(0)?).or_default().push(WrittenFacts {
-                    lang: r.try_get(1)?,
-                    title: r.try_get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    written_at: r.try_get(3)?,
-                    independent: independent.and_then(|n| usize::try_from(n).ok()),
-                });
-            }
-            let rows = c.query(
-                "SELECT story_id, lang, outlet, COALESCE(duplicate_of, id), published, title FROM articles \
-                 WHERE story_id IS NOT NULL ORDER BY story_id, COALESCE(published, ingested_at), seq",
-                &[],
-            )?;
-            let mut acc: Vec<(StoryId, Vec<SourceFacts>)> = Vec::new();
-            for r in rows {
-                let id: StoryId = r.try_get(0)?;
-                if acc.last().map(|(s, _)| *s) != Some(id) {
-                    acc.push((id, Vec::new()));
-                }
-                if let Some((_, v)) = acc.last_mut() {
-                    v.push(SourceFacts {
-                        lang: r.try_get(1)?,
-                        outlet: r.try_get(2)?,
-                        report: r.try_get(3)?,
-                        published: r.try_get(4)?,
-                        title: r.try_get(5)?,
-                    });
-                }
-            }
-            let mut out: Vec<StorySummary> = acc
-                .into_iter()
-                .map(|(id, arts)| rules::summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[])))
-                .collect();
-            rules::sort_summaries(&mut out);
-            Ok(out)
-        })
-    }
-
-    fn story_detail(&self, id: StoryId) -> Result<Option<StoryDetail>> {
-        let sources = self.story_sources(id)?;
-        if sources.is_empty() {
-            return Ok(None);
-        }
-        let articles = self.with(|c| {
-            let rows = c.query("SELECT article FROM story_texts WHERE story_id = $1 ORDER BY lang", &[&id])?;
-            rows.into_iter().map(|r| article_from_value(r.try_get(0)?, id)).collect::<Result<Vec<_>>>()
-        })?;
-        Ok(Some(rules::detail(id, sources, articles)))
-    }
-
-    fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)> {
-        self.tx(|tx| {
-            let (mut added, mut updated) = (0, 0);
-            let now = Utc::now();
-            for o in outlets {
-                let languages = serde_json::to_value(&o.languages)
-                    .map_err(|source| StoreError::Json { what: format!("outlet {}", o.name), source })?;
-                // `xmax = 0` only on a row this statement inserted.
-                let row = tx.query_one(
-                    "INSERT INTO outlets (name, homepage, country, languages, kind, added_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET homepage = EXCLUDED.homepage, \
-                     country = EXCLUDED.country, languages = EXCLUDED.languages, kind = EXCLUDED.kind \
-                     RETURNING id, (xmax = 0)",
-                    &[&o.name, &o.homepage, &o.country, &languages, &o.kind.as_str(), &now],
-                )?;
-                let id: i64 = row.try_get(0)?;
-                if row.try_get::<_, bool>(1)? {
-                    added += 1;
-                } else {
-                    updated += 1;
-                }
-                for f in &o.feeds {
-                    tx.execute(
-                        "INSERT INTO feeds (url, outlet_id) VALUES ($1, $2) \
-                         ON CONFLICT (url) DO UPDATE SET outlet_id = EXCLUDED.outlet_id",
-                        &[f, &id],
-                    )?;
-                }
-            }
-            Ok((added, updated))
-        })
-    }
-
-    fn outlets(&self) -> Result<Vec<Outlet>> {
-        self.with(|c| {
-            let mut feeds: HashMap<i64, Vec<String>> = HashMap::new();
-            for r in c.query("SELECT outlet_id, url FROM feeds ORDER BY url", &[])? {
-                feeds.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
-            }
-            let mut out = Vec::new();
-            for r in c.query("SELECT id, name, homepage, country, languages, kind FROM outlets ORDER BY name", &[])? {
-                let id: i64 = r.try_get(0)?;
-                let name: String = r.try_get(1)?;
-                let kind: String = r.try_get(5)?;
-                out.push(Outlet {
-                    languages: serde_json::from_value(r.try_get(4)?)
-                        .map_err(|source| StoreError::Json { what: format!("outlet {name}"), source })?,
-                    kind: kind.parse::<OutletKind>().unwrap_or_default(),
-                    feeds: feeds.remove(&id).unwrap_or_default(),
-                    homepage: r.try_get(2)?,
-                    country: r.try_get(3)?,
-                    name,
-                });
-            }
-            Ok(out)
-        })
-    }
-
-    fn due_feeds(&self, now: DateTime<Utc>) -> Result<Vec<FeedState>> {
-        self.with(|c| {
-            let rows = c.query(
-                "SELECT f.url, o.name, o.languages, f.etag, f.last_modified, f.error_count, f.last_error \
-                 FROM feeds f JOIN outlets o ON o.id = f.outlet_id \
-                 WHERE f.next_check_at IS NULL OR f.next_check_at <= $1 \
-                 ORDER BY f.next_check_at NULLS FIRST, f.url",
-                &[&now],
-            )?;
-            rows.iter().map(feed_from_row).collect()
-        })
-    }
-
-    fn record_feed_poll(&self, url: &str, u: &FeedUpdate) -> Result<()> {
-        let errors = i32::try_from(u.error_count).unwrap_or(i32::MAX);
-        self.with(|c| {
-            c.execute(
-                "UPDATE feeds SET etag = COALESCE($2, etag), last_modified = COALESCE($3, last_modified), \
-                 next_check_at = $4, last_fetch_at = $5, error_count = $6, last_error = $7, \
-                 title = COALESCE($8, title) WHERE url = $1",
-                &[&url, &u.etag, &u.last_modified, &u.next_check_at, &u.fetched_at, &errors, &u.last_error, &u.title],
-            )?;
             Ok(())
         })
     }
@@ -843,6 +611,151 @@ impl Store for PgStore {
                 .collect()
         })
     }
+}
+
+impl StoryStore for PgStore {
+    fn assign(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+    ) -> Result<Vec<StoryId>> {
+        self.tx(|tx| {
+            let now = Utc::now();
+            let mut created = Vec::with_capacity(new_stories);
+            let mk =
+                tx.prepare("INSERT INTO stories (created_at, dirty, generation) VALUES ($1, TRUE, 1) RETURNING id")?;
+            for _ in 0..new_stories {
+                created.push(tx.query_one(&mk, &[&now])?.try_get::<_, i64>(0)?);
+            }
+            let set = tx.prepare("UPDATE articles SET story_id = $1 WHERE id = $2")?;
+            let mut touched: Vec<StoryId> = Vec::new();
+            for (article, target) in assignments {
+                let story = match target {
+                    Ok(id) => *id,
+                    Err(k) => *created.get(*k).ok_or_else(|| {
+                        StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}"))
+                    })?,
+                };
+                if tx.execute(&set, &[&story, article])? != 1 {
+                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
+                }
+                touched.push(story);
+            }
+            // Mark in id order, so two writers never wait on each other's story locks in turn.
+            touched.sort_unstable();
+            touched.dedup();
+            for story in touched {
+                tx.execute(MARK_DIRTY, &[&story])?;
+            }
+            Ok(created)
+        })
+    }
+
+    fn dirty_stories(&self) -> Result<Vec<DirtyStory>> {
+        self.with(|c| {
+            let rows = c.query("SELECT id, generation FROM stories WHERE dirty ORDER BY id", &[])?;
+            rows.iter().map(|r| Ok(DirtyStory { id: r.try_get(0)?, generation: r.try_get(1)? })).collect()
+        })
+    }
+
+    fn story_sources(&self, story: StoryId) -> Result<Vec<ArticleRecord>> {
+        self.with(|c| {
+            records(c.query(
+                &format!(
+                    "SELECT {ARTICLE_COLUMNS} FROM articles WHERE story_id = $1 \
+                     ORDER BY COALESCE(published, ingested_at), seq"
+                ),
+                &[&story],
+            )?)
+        })
+    }
+
+    fn put_story_texts(&self, story: StoryId, generation: i64, texts: &[StoryArticle]) -> Result<bool> {
+        self.tx(|tx| {
+            if !lock_story(tx, story)? {
+                return Err(StoreError::Corrupt(format!("no story {story} to write")));
+            }
+            tx.execute("DELETE FROM story_texts WHERE story_id = $1", &[&story])?;
+            for t in texts {
+                let latest = latest_revision(tx, story, &t.lang)?;
+                let corrected_from = if latest.as_ref().is_some_and(|l| l.by_editor) {
+                    latest_machine_revision(tx, story, &t.lang)?
+                } else {
+                    None
+                };
+                match rules::plan_machine_text(latest, || Ok(corrected_from), t)? {
+                    TextPlan::KeepCorrection { current, draft } => {
+                        if let Some(draft) = draft {
+                            put_draft(tx, &draft)?;
+                        }
+                        put_current_text(tx, &current)?;
+                    }
+                    TextPlan::Refresh(t) => put_current_text(tx, &t)?,
+                    TextPlan::Append { article, note } => {
+                        append_revision(tx, &article, &article.edited_by, note, None, false)?
+                    }
+                }
+            }
+            let cleared = tx.execute(
+                "UPDATE stories SET dirty = FALSE WHERE id = $1 AND generation = $2",
+                &[&story, &generation],
+            )?;
+            notify_texts(tx, story)?;
+            Ok(cleared > 0)
+        })
+    }
+
+    fn story_summaries(&self) -> Result<Vec<StorySummary>> {
+        self.with(|c| {
+            let mut titles: HashMap<StoryId, Vec<WrittenFacts>> = HashMap::new();
+            for r in c.query(
+                "SELECT story_id, lang, article->>'title', written_at, \
+                 (article->'coverage'->>'independent')::BIGINT FROM story_texts",
+                &[],
+            )? {
+                let independent: Option<i64> = r.try_get(4)?;
+                titles.entry(r.try_get(0)?).or_default().push(WrittenFacts {
+                    lang: r.try_get(1)?,
+                    title: r.try_get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    written_at: r.try_get(3)?,
+                    independent: independent.and_then(|n| usize::try_from(n).ok()),
+                });
+            }
+            let rows = c.query(
+                "SELECT story_id, lang, outlet, COALESCE(duplicate_of, id), published, title FROM articles \
+                 WHERE story_id IS NOT NULL ORDER BY story_id, COALESCE(published, ingested_at), seq",
+                &[],
+            )?;
+            let sources = rows
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get::<_, StoryId>(0)?,
+                        SourceFacts {
+                            lang: r.try_get(1)?,
+                            outlet: r.try_get(2)?,
+                            report: r.try_get(3)?,
+                            published: r.try_get(4)?,
+                            title: r.try_get(5)?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(rules::summaries(sources, &titles))
+        })
+    }
+
+    fn story_detail(&self, id: StoryId) -> Result<Option<StoryDetail>> {
+        let sources = self.story_sources(id)?;
+        if sources.is_empty() {
+            return Ok(None);
+        }
+        let articles = self.with(|c| {
+            let rows = c.query("SELECT article FROM story_texts WHERE story_id = $1 ORDER BY lang", &[&id])?;
+            rows.into_iter().map(|r| article_from_value(r.try_get(0)?, id)).collect::<Result<Vec<_>>>()
+        })?;
+        Ok(Some(rules::detail(id, sources, articles)))
+    }
 
     fn put_related(&self, story: StoryId, related: &[(StoryId, f32)]) -> Result<()> {
         self.tx(|tx| {
@@ -868,6 +781,106 @@ impl Store for PgStore {
         })
     }
 
+    fn stats(&self) -> Result<StoreStats> {
+        self.with(|c| {
+            let r = c.query_one(
+                "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL), \
+                 (SELECT COUNT(*) FROM stories), (SELECT COUNT(*) FROM story_texts)",
+                &[],
+            )?;
+            let n = |i: usize| -> Result<usize> { Ok(usize::try_from(r.try_get::<_, i64>(i)?).unwrap_or(0)) };
+            Ok(StoreStats { articles: n(0)?, duplicates: n(1)?, stories: n(2)?, story_texts: n(3)? })
+        })
+    }
+}
+
+impl FeedStore for PgStore {
+    fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)> {
+        self.tx(|tx| {
+            let (mut added, mut updated) = (0, 0);
+            let now = Utc::now();
+            for o in outlets {
+                let languages = serde_json::to_value(&o.languages)
+                    .map_err(|source| StoreError::Json { what: format!("outlet {}", o.name), source })?;
+                // `xmax = 0` only on a row this statement inserted.
+                let row = tx.query_one(
+                    "INSERT INTO outlets (name, homepage, country, languages, kind, added_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET homepage = EXCLUDED.homepage, \
+                     country = EXCLUDED.country, languages = EXCLUDED.languages, kind = EXCLUDED.kind \
+                     RETURNING id, (xmax = 0)",
+                    &[&o.name, &o.homepage, &o.country, &languages, &o.kind.as_str(), &now],
+                )?;
+                let id: i64 = row.try_get(0)?;
+                if row.try_get::<_, bool>(1)? {
+                    added += 1;
+                } else {
+                    updated += 1;
+                }
+                for f in &o.feeds {
+                    tx.execute(
+                        "INSERT INTO feeds (url, outlet_id) VALUES ($1, $2) \
+                         ON CONFLICT (url) DO UPDATE SET outlet_id = EXCLUDED.outlet_id",
+                        &[f, &id],
+                    )?;
+                }
+            }
+            Ok((added, updated))
+        })
+    }
+
+    fn outlets(&self) -> Result<Vec<Outlet>> {
+        self.with(|c| {
+            let mut feeds: HashMap<i64, Vec<String>> = HashMap::new();
+            for r in c.query("SELECT outlet_id, url FROM feeds ORDER BY url", &[])? {
+                feeds.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+            }
+            let mut out = Vec::new();
+            for r in c.query("SELECT id, name, homepage, country, languages, kind FROM outlets ORDER BY name", &[])? {
+                let id: i64 = r.try_get(0)?;
+                let name: String = r.try_get(1)?;
+                let kind: String = r.try_get(5)?;
+                out.push(Outlet {
+                    languages: serde_json::from_value(r.try_get(4)?)
+                        .map_err(|source| StoreError::Json { what: format!("outlet {name}"), source })?,
+                    kind: kind.parse::<OutletKind>().unwrap_or_default(),
+                    feeds: feeds.remove(&id).unwrap_or_default(),
+                    homepage: r.try_get(2)?,
+                    country: r.try_get(3)?,
+                    name,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn due_feeds(&self, now: DateTime<Utc>) -> Result<Vec<FeedState>> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT f.url, o.name, o.languages, f.etag, f.last_modified, f.error_count, f.last_error \
+                 FROM feeds f JOIN outlets o ON o.id = f.outlet_id \
+                 WHERE f.next_check_at IS NULL OR f.next_check_at <= $1 \
+                 ORDER BY f.next_check_at NULLS FIRST, f.url",
+                &[&now],
+            )?;
+            rows.iter().map(feed_from_row).collect()
+        })
+    }
+
+    fn record_feed_poll(&self, url: &str, u: &FeedUpdate) -> Result<()> {
+        let errors = i32::try_from(u.error_count).unwrap_or(i32::MAX);
+        self.with(|c| {
+            c.execute(
+                "UPDATE feeds SET etag = COALESCE($2, etag), last_modified = COALESCE($3, last_modified), \
+                 next_check_at = $4, last_fetch_at = $5, error_count = $6, last_error = $7, \
+                 title = COALESCE($8, title) WHERE url = $1",
+                &[&url, &u.etag, &u.last_modified, &u.next_check_at, &u.fetched_at, &errors, &u.last_error, &u.title],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+impl WorkStore for PgStore {
     fn claim_unembedded(&self, model: &str, worker: &str, lease: Span, limit: usize) -> Result<Vec<ArticleRecord>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.tx(|tx| {
@@ -951,18 +964,6 @@ impl Store for PgStore {
             let mut client = config.connect(NoTls)?;
             let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key])?.try_get(0)?;
             Ok(if got { Some(Box::new(PgLeadership { client: Some(client) }) as Box<dyn Leadership>) } else { None })
-        })
-    }
-
-    fn stats(&self) -> Result<StoreStats> {
-        self.with(|c| {
-            let r = c.query_one(
-                "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL), \
-                 (SELECT COUNT(*) FROM stories), (SELECT COUNT(*) FROM story_texts)",
-                &[],
-            )?;
-            let n = |i: usize| -> Result<usize> { Ok(usize::try_from(r.try_get::<_, i64>(i)?).unwrap_or(0)) };
-            Ok(StoreStats { articles: n(0)?, duplicates: n(1)?, stories: n(2)?, story_texts: n(3)? })
         })
     }
 }

@@ -225,6 +225,25 @@ pub fn summarize(id: StoryId, arts: &[SourceFacts], titles: &[WrittenFacts]) -> 
     }
 }
 
+/// The front page's list: one summary per story from its sources' facts (`sources`
+/// grouped by story, in the order the backend read them) and the written articles'
+/// facts, ordered by [`sort_summaries`].
+pub fn summaries(
+    sources: impl IntoIterator<Item = (StoryId, SourceFacts)>,
+    written: &std::collections::HashMap<StoryId, Vec<WrittenFacts>>,
+) -> Vec<StorySummary> {
+    let mut by_story: std::collections::BTreeMap<StoryId, Vec<SourceFacts>> = Default::default();
+    for (id, facts) in sources {
+        by_story.entry(id).or_default().push(facts);
+    }
+    let mut out: Vec<StorySummary> = by_story
+        .into_iter()
+        .map(|(id, arts)| summarize(id, &arts, written.get(&id).map(Vec::as_slice).unwrap_or(&[])))
+        .collect();
+    sort_summaries(&mut out);
+    out
+}
+
 /// A story's page data from its sources (oldest first) and written articles.
 pub fn detail(id: StoryId, sources: Vec<chorus_core::ArticleRecord>, articles: Vec<StoryArticle>) -> StoryDetail {
     let arts: Vec<SourceFacts> = sources

@@ -3,9 +3,9 @@
 use crate::rules::{self, SourceFacts, TextPlan, WrittenFacts};
 use crate::{
     ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, Leadership, NewArticle,
-    Recheck, RecheckOutcome, Result, Store, StoreError, StoreStats, TextWatch, Work, vector_from_bytes,
-    vector_to_bytes,
+    Recheck, RecheckOutcome, Result, StoreError, StoreStats, TextWatch, Work, vector_from_bytes, vector_to_bytes,
 };
+use crate::{ArticleStore, FeedStore, StoryStore, WorkStore};
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -115,7 +115,7 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl ArticleStore for SqliteStore {
     fn insert_articles(&self, articles: &[NewArticle<'_>]) -> Result<Vec<InsertOutcome>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -251,6 +251,149 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached("SELECT vector FROM sentence_vectors WHERE model = ?1 AND text_key = ?2")?;
+        let mut out = HashMap::new();
+        for &k in keys {
+            let blob: Option<Vec<u8>> = st.query_row(params![model, k as i64], |r| r.get(0)).optional()?;
+            if let Some(b) = blob {
+                out.insert(k, vector_from_bytes(&b)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_sentence_vectors(&self, model: &str, vectors: &[(u64, Vec<f32>)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO sentence_vectors (model, text_key, vector) VALUES (?1, ?2, ?3)",
+            )?;
+            for (k, v) in vectors {
+                st.execute(params![model, *k as i64, vector_to_bytes(v)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn schedule_rechecks(&self, ids: &[String], due: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO article_rechecks (article_id, due_at) \
+                 SELECT id, ?2 FROM articles WHERE id = ?1",
+            )?;
+            for id in ids {
+                st.execute(params![id, fmt_time(&due)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn due_rechecks(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Recheck>> {
+        let due: Vec<(String, i64)> = {
+            let conn = self.conn();
+            let mut st = conn.prepare(
+                "SELECT article_id, checks_done FROM article_rechecks \
+                 WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![fmt_time(&now), limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::new();
+        for (id, done) in due {
+            if let Some(record) = self.article(&id)? {
+                out.push(Recheck { record, checks_done: u32::try_from(done).unwrap_or(0) });
+            }
+        }
+        Ok(out)
+    }
+
+    fn record_recheck(
+        &self,
+        id: &str,
+        outcome: &RecheckOutcome,
+        checked_at: DateTime<Utc>,
+        next_due: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (old_title, old_body, story): (String, String, Option<StoryId>) =
+            tx.query_row("SELECT title, body, story_id FROM articles WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        let revision = |status: &str, detail: &str| {
+            tx.execute(
+                "INSERT INTO article_revisions (article_id, checked_at, status, detail, old_title, old_body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, fmt_time(&checked_at), status, detail, old_title, old_body],
+            )
+        };
+        match outcome {
+            RecheckOutcome::Unchanged => {}
+            RecheckOutcome::Changed { title, text, content_hash, fingerprint, detail } => {
+                revision("changed", detail)?;
+                tx.execute(
+                    "UPDATE articles SET title = ?2, body = ?3, content_hash = ?4, fingerprint = ?5 WHERE id = ?1",
+                    params![id, title, text, content_hash, fingerprint],
+                )?;
+            }
+            RecheckOutcome::Vanished { reason } => {
+                revision("vanished", reason)?;
+            }
+            RecheckOutcome::Failed { .. } => {}
+        }
+        let counts = !matches!(outcome, RecheckOutcome::Failed { .. });
+        if counts
+            && outcome != &RecheckOutcome::Unchanged
+            && let Some(story) = story
+        {
+            tx.execute(MARK_DIRTY, [story])?;
+        }
+        tx.execute(
+            "UPDATE article_rechecks SET due_at = ?2, checks_done = checks_done + ?3 WHERE article_id = ?1",
+            params![id, next_due.map(|d| fmt_time(&d)), i64::from(counts)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn article_revisions(&self, id: &str) -> Result<Vec<ArticleRevision>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT checked_at, status, detail, old_title, old_body FROM article_revisions \
+             WHERE article_id = ?1 ORDER BY checked_at, rowid",
+        )?;
+        let rows = st.query_map([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, status, detail, old_title, old_body) = row?;
+            out.push(ArticleRevision {
+                checked_at: parse_time(Some(at)).unwrap_or_default(),
+                status,
+                detail,
+                old_title,
+                old_body,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl StoryStore for SqliteStore {
     fn assign(
         &self,
         new_stories: usize,
@@ -330,34 +473,6 @@ impl Store for SqliteStore {
         Ok(cleared > 0)
     }
 
-    fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached("SELECT vector FROM sentence_vectors WHERE model = ?1 AND text_key = ?2")?;
-        let mut out = HashMap::new();
-        for &k in keys {
-            let blob: Option<Vec<u8>> = st.query_row(params![model, k as i64], |r| r.get(0)).optional()?;
-            if let Some(b) = blob {
-                out.insert(k, vector_from_bytes(&b)?);
-            }
-        }
-        Ok(out)
-    }
-
-    fn put_sentence_vectors(&self, model: &str, vectors: &[(u64, Vec<f32>)]) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO sentence_vectors (model, text_key, vector) VALUES (?1, ?2, ?3)",
-            )?;
-            for (k, v) in vectors {
-                st.execute(params![model, *k as i64, vector_to_bytes(v)])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     fn story_summaries(&self) -> Result<Vec<StorySummary>> {
         let conn = self.conn();
         let mut titles: HashMap<StoryId, Vec<WrittenFacts>> = HashMap::new();
@@ -396,22 +511,12 @@ impl Store for SqliteStore {
                 r.get::<_, String>(5)?,
             ))
         })?;
-        let mut acc: Vec<(StoryId, Vec<SourceFacts>)> = Vec::new();
+        let mut sources = Vec::new();
         for row in rows {
             let (id, lang, outlet, report, published, title) = row?;
-            if acc.last().map(|(s, _)| *s) != Some(id) {
-                acc.push((id, Vec::new()));
-            }
-            if let Some((_, v)) = acc.last_mut() {
-                v.push(SourceFacts { lang, outlet, report, published: parse_time(published), title });
-            }
+            sources.push((id, SourceFacts { lang, outlet, report, published: parse_time(published), title }));
         }
-        let mut out: Vec<StorySummary> = acc
-            .into_iter()
-            .map(|(id, arts)| rules::summarize(id, &arts, titles.get(&id).map(Vec::as_slice).unwrap_or(&[])))
-            .collect();
-        rules::sort_summaries(&mut out);
-        Ok(out)
+        Ok(rules::summaries(sources, &titles))
     }
 
     fn story_detail(&self, id: StoryId) -> Result<Option<StoryDetail>> {
@@ -436,6 +541,42 @@ impl Store for SqliteStore {
         Ok(Some(rules::detail(id, sources, articles)))
     }
 
+    fn put_related(&self, story: StoryId, related: &[(StoryId, f32)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM story_related WHERE story_id = ?1", [story])?;
+        for (other, sim) in related {
+            tx.execute(
+                "INSERT OR REPLACE INTO story_related (story_id, related_id, similarity) VALUES (?1, ?2, ?3)",
+                params![story, other, *sim as f64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn related(&self, story: StoryId) -> Result<Vec<(StoryId, f32)>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT related_id, similarity FROM story_related WHERE story_id = ?1 ORDER BY similarity DESC",
+        )?;
+        let rows = st.query_map([story], |r| Ok((r.get::<_, StoryId>(0)?, r.get::<_, f64>(1)? as f32)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        let conn = self.conn();
+        let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
+        Ok(StoreStats {
+            articles: count("SELECT COUNT(*) FROM articles")?,
+            duplicates: count("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL")?,
+            stories: count("SELECT COUNT(*) FROM stories")?,
+            story_texts: count("SELECT COUNT(*) FROM story_texts")?,
+        })
+    }
+}
+
+impl FeedStore for SqliteStore {
     fn put_outlets(&self, outlets: &[Outlet]) -> Result<(usize, usize)> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -565,143 +706,9 @@ impl Store for SqliteStore {
         )?;
         Ok(())
     }
+}
 
-    fn schedule_rechecks(&self, ids: &[String], due: DateTime<Utc>) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT OR IGNORE INTO article_rechecks (article_id, due_at) \
-                 SELECT id, ?2 FROM articles WHERE id = ?1",
-            )?;
-            for id in ids {
-                st.execute(params![id, fmt_time(&due)])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn due_rechecks(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Recheck>> {
-        let due: Vec<(String, i64)> = {
-            let conn = self.conn();
-            let mut st = conn.prepare(
-                "SELECT article_id, checks_done FROM article_rechecks \
-                 WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![fmt_time(&now), limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let mut out = Vec::new();
-        for (id, done) in due {
-            if let Some(record) = self.article(&id)? {
-                out.push(Recheck { record, checks_done: u32::try_from(done).unwrap_or(0) });
-            }
-        }
-        Ok(out)
-    }
-
-    fn record_recheck(
-        &self,
-        id: &str,
-        outcome: &RecheckOutcome,
-        checked_at: DateTime<Utc>,
-        next_due: Option<DateTime<Utc>>,
-    ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let (old_title, old_body, story): (String, String, Option<StoryId>) =
-            tx.query_row("SELECT title, body, story_id FROM articles WHERE id = ?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-        let revision = |status: &str, detail: &str| {
-            tx.execute(
-                "INSERT INTO article_revisions (article_id, checked_at, status, detail, old_title, old_body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, fmt_time(&checked_at), status, detail, old_title, old_body],
-            )
-        };
-        match outcome {
-            RecheckOutcome::Unchanged => {}
-            RecheckOutcome::Changed { title, text, content_hash, fingerprint, detail } => {
-                revision("changed", detail)?;
-                tx.execute(
-                    "UPDATE articles SET title = ?2, body = ?3, content_hash = ?4, fingerprint = ?5 WHERE id = ?1",
-                    params![id, title, text, content_hash, fingerprint],
-                )?;
-            }
-            RecheckOutcome::Vanished { reason } => {
-                revision("vanished", reason)?;
-            }
-            RecheckOutcome::Failed { .. } => {}
-        }
-        let counts = !matches!(outcome, RecheckOutcome::Failed { .. });
-        if counts
-            && outcome != &RecheckOutcome::Unchanged
-            && let Some(story) = story
-        {
-            tx.execute(MARK_DIRTY, [story])?;
-        }
-        tx.execute(
-            "UPDATE article_rechecks SET due_at = ?2, checks_done = checks_done + ?3 WHERE article_id = ?1",
-            params![id, next_due.map(|d| fmt_time(&d)), i64::from(counts)],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn article_revisions(&self, id: &str) -> Result<Vec<ArticleRevision>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT checked_at, status, detail, old_title, old_body FROM article_revisions \
-             WHERE article_id = ?1 ORDER BY checked_at, rowid",
-        )?;
-        let rows = st.query_map([id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (at, status, detail, old_title, old_body) = row?;
-            out.push(ArticleRevision {
-                checked_at: parse_time(Some(at)).unwrap_or_default(),
-                status,
-                detail,
-                old_title,
-                old_body,
-            });
-        }
-        Ok(out)
-    }
-
-    fn put_related(&self, story: StoryId, related: &[(StoryId, f32)]) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM story_related WHERE story_id = ?1", [story])?;
-        for (other, sim) in related {
-            tx.execute(
-                "INSERT OR REPLACE INTO story_related (story_id, related_id, similarity) VALUES (?1, ?2, ?3)",
-                params![story, other, *sim as f64],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn related(&self, story: StoryId) -> Result<Vec<(StoryId, f32)>> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT related_id, similarity FROM story_related WHERE story_id = ?1 ORDER BY similarity DESC",
-        )?;
-        let rows = st.query_map([story], |r| Ok((r.get::<_, StoryId>(0)?, r.get::<_, f64>(1)? as f32)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
+impl WorkStore for SqliteStore {
     fn claim_unembedded(&self, model: &str, worker: &str, lease: Duration, limit: usize) -> Result<Vec<ArticleRecord>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -813,17 +820,6 @@ impl Store for SqliteStore {
                 Err(StoreError::Corrupt(format!("locking {}: {e}", lock_path.display())))
             }
         }
-    }
-
-    fn stats(&self) -> Result<StoreStats> {
-        let conn = self.conn();
-        let count = |sql: &str| -> Result<usize> { Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize) };
-        Ok(StoreStats {
-            articles: count("SELECT COUNT(*) FROM articles")?,
-            duplicates: count("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL")?,
-            stories: count("SELECT COUNT(*) FROM stories")?,
-            story_texts: count("SELECT COUNT(*) FROM story_texts")?,
-        })
     }
 }
 

@@ -361,7 +361,7 @@ impl SiteStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Store;
+    use crate::StoryStore;
 
     #[test]
     fn hashes_of_old_days_are_deleted_and_totals_kept() {

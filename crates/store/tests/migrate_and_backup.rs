@@ -3,10 +3,9 @@
 //! the store is open restores to the same data.
 
 use chorus_core::{Article, Outlet, OutletKind, StoryArticle, SynthSentence};
+use chorus_store::prelude::*;
 use chorus_store::testing::TestDatabase;
-use chorus_store::{
-    FeedUpdate, NewArticle, NewReport, PgStore, RecheckOutcome, Session, SiteStore, SqliteStore, Store,
-};
+use chorus_store::{FeedUpdate, NewArticle, NewReport, PgStore, RecheckOutcome, Session, SqliteStore};
 use chrono::{DateTime, Duration, Utc};
 
 fn t(s: &str) -> DateTime<Utc> {

@@ -8,7 +8,8 @@ use chorus_core::{
     Article, Claim, Coverage, Disagreement, DisagreementSide, Outlet, OutletKind, SourcePassage, StoryArticle, StoryId,
     SynthSentence,
 };
-use chorus_store::{NewArticle, SiteStore, SqliteStore, Store};
+use chorus_store::prelude::*;
+use chorus_store::{NewArticle, SqliteStore};
 use chorus_web::{AppState, SiteConfig};
 use std::sync::Arc;
 use tower::ServiceExt;

@@ -19,7 +19,7 @@ mod sqlite;
 mod sqlite_site;
 pub mod testing;
 
-pub use pg::PgStore;
+pub use pg::{DEFAULT_POOL_SIZE, PgStore};
 pub use site::{NewReport, REPORT_KINDS, Report, RevisionInfo, Session, SiteStore};
 pub use sqlite::SqliteStore;
 
@@ -79,7 +79,7 @@ pub enum StoreError {
 /// Result alias for storage calls.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// What happened to an article offered to [`Store::insert_article`].
+/// What happened to an article offered to [`ArticleStore::insert_articles`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {
     /// It was new and is now stored.
@@ -227,7 +227,7 @@ pub trait StoryStore: Send + Sync {
     /// The articles of a story, oldest first.
     fn story_sources(&self, story: StoryId) -> Result<Vec<ArticleRecord>>;
     /// Replaces a story's written articles (following [`rules::plan_machine_text`]) and
-    /// marks it clean if its mark still has `generation` (the one [`Store::dirty_stories`]
+    /// marks it clean if its mark still has `generation` (the one [`StoryStore::dirty_stories`]
     /// returned). Returns false when the story was marked again meanwhile: it stays dirty,
     /// so the next run writes it with the new sources.
     fn put_story_texts(&self, story: StoryId, generation: i64, texts: &[StoryArticle]) -> Result<bool>;

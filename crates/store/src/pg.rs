@@ -1,4 +1,4 @@
-//! PostgreSQL implementation of [`Store`]: pooled connections (r2d2), its own numbered
+//! PostgreSQL implementation of the storage traits: pooled connections (r2d2), its own numbered
 //! migrations (`migrations/postgres/`, recorded in `chorus_schema_migrations` and applied
 //! under an advisory lock so processes starting together do not race), timestamps as
 //! `timestamptz`, vectors as `real[]`, written articles as `jsonb`.
@@ -34,7 +34,7 @@ pub const DEFAULT_POOL_SIZE: u32 = 8;
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
-/// A [`Store`] in a PostgreSQL database, shared by any number of processes.
+/// A [`crate::SiteStore`] in a PostgreSQL database, shared by any number of processes.
 pub struct PgStore {
     /// `None` only while dropping (the pool is closed off the async runtime).
     pool: Option<Pool>,

@@ -1,4 +1,4 @@
-//! SQLite implementation of [`Store`] (bundled SQLite, WAL mode).
+//! SQLite implementation of the storage traits (bundled SQLite, WAL mode).
 
 use crate::rules::{self, SourceFacts, TextPlan, WrittenFacts};
 use crate::{
@@ -24,7 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_work_leases.sql"),
 ];
 
-/// A [`Store`] in one SQLite file.
+/// A [`crate::SiteStore`] in one SQLite file.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// The database file (`None` in memory): leadership locks live beside it.

@@ -3,8 +3,9 @@
 //! PostgreSQL). Both refuse to write over anything.
 
 use crate::config::Config;
+use chorus_store::Address;
 use chorus_store::copy::CopyReport;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Errors of the data commands.
 #[derive(Debug, thiserror::Error)]
@@ -20,38 +21,32 @@ pub enum AdminError {
 /// Copies the SQLite database `from` (`sqlite:PATH` or a path) into the empty PostgreSQL
 /// database `to`; `progress(table, rows)` after each table.
 pub fn migrate(from: &str, to: &str, progress: impl FnMut(&str, u64) + Send) -> Result<CopyReport, AdminError> {
-    let path = from.strip_prefix("sqlite://").or_else(|| from.strip_prefix("sqlite:")).unwrap_or(from);
-    if path.contains("://") {
+    let Address::Sqlite(path) = Address::parse(from)? else {
         return Err(AdminError::Usage(format!(
             "--from {}: migrate copies from a SQLite file (sqlite:PATH)",
             chorus_store::redact(from)
         )));
-    }
-    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+    };
+    let Address::Postgres(to) = Address::parse(to)? else {
         return Err(AdminError::Usage(format!(
             "--to {}: migrate copies into PostgreSQL (postgres://USER@HOST/DB)",
             chorus_store::redact(to)
         )));
-    }
-    Ok(chorus_store::copy::sqlite_to_postgres(Path::new(path), to, progress)?)
+    };
+    Ok(chorus_store::copy::sqlite_to_postgres(path, to, progress)?)
 }
 
 /// Backs up the database `config` names into `out`; returns what was done and how to
 /// restore it, in words.
 pub fn backup(config: &Config, out: &Path) -> Result<String, AdminError> {
-    match &config.database {
-        Some(address) if address.starts_with("postgres://") || address.starts_with("postgresql://") => {
-            Ok(chorus_store::copy::pg_dump(address, out)?)
-        }
-        other => {
-            let path = match other {
-                Some(a) => PathBuf::from(a.strip_prefix("sqlite:").unwrap_or(a)),
-                None => config.database_path(),
-            };
+    let address = config.database_address();
+    match Address::parse(&address)? {
+        Address::Postgres(url) => Ok(chorus_store::copy::pg_dump(url, out)?),
+        Address::Sqlite(path) => {
             if !path.exists() {
                 return Err(AdminError::Usage(format!("no chorus database at {}", path.display())));
             }
-            chorus_store::SqliteStore::open(&path)?.backup(out)?;
+            chorus_store::SqliteStore::open(path)?.backup(out)?;
             Ok(format!(
                 "restore: stop chorus, then copy {} to {} (or start chorus with --database sqlite:{})",
                 out.display(),

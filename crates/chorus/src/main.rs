@@ -413,9 +413,13 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
+    fn config(&self) -> Config {
+        let database = self.database.clone().filter(|d| !d.trim().is_empty());
+        Config { database, ..Config::with_data_dir(self.data_dir.clone()) }
+    }
+
     fn open(&self) -> Result<Arc<dyn SiteStore>> {
-        let config = Config { database: self.database.clone(), ..Config::with_data_dir(self.data_dir.clone()) };
-        Ok(config.open_store()?)
+        Ok(self.config().open_store()?)
     }
 }
 
@@ -725,7 +729,7 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Backup { store, out } => {
-            let config = Config { database: store.database.clone(), ..Config::with_data_dir(store.data_dir.clone()) };
+            let config = store.config();
             let how = chorus::admin::backup(&config, &out)?;
             println!("backup of {} written to {}", config.database_label(), out.display());
             println!("{how}");

@@ -229,34 +229,40 @@ pub fn embed_pending(
     let total = pending.len();
     let (copies, originals): (Vec<_>, Vec<_>) = pending.iter().partition(|r| r.duplicate_of.is_some());
     let mut done = 0;
-    for chunk in originals.chunks(64) {
-        let texts: Vec<String> = chunk.iter().map(|r| article_embedding_text(&r.article, lead_chars)).collect();
-        let vectors = embedder.embed(&texts)?;
-        let rows: Vec<(String, Vec<f32>)> = chunk.iter().map(|r| r.article.id.clone()).zip(vectors).collect();
-        store.put_article_vectors(model, &rows)?;
-        done += chunk.len();
-        on_batch(done, total);
-    }
-    for chunk in copies.chunks(256) {
-        let originals: Vec<String> = chunk.iter().filter_map(|r| r.duplicate_of.clone()).collect();
-        let found = store.article_vectors(model, &originals)?;
-        let mut rows = Vec::with_capacity(chunk.len());
-        let mut orphans = Vec::new();
-        for r in chunk {
-            match r.duplicate_of.as_ref().and_then(|o| found.get(o)) {
-                Some(v) => rows.push((r.article.id.clone(), v.clone())),
-                None => orphans.push(*r),
-            }
-        }
-        if !orphans.is_empty() {
-            let texts: Vec<String> = orphans.iter().map(|r| article_embedding_text(&r.article, lead_chars)).collect();
-            rows.extend(orphans.iter().map(|r| r.article.id.clone()).zip(embedder.embed(&texts)?));
-        }
-        store.put_article_vectors(model, &rows)?;
+    // Originals first, so their copies find the vectors they share.
+    for chunk in originals.chunks(64).chain(copies.chunks(256)) {
+        embed_and_store(store, embedder, lead_chars, chunk)?;
         done += chunk.len();
         on_batch(done, total);
     }
     Ok(total)
+}
+
+/// Gives every article of `batch` its vector and stores them: a copy takes its original's
+/// stored vector; everything else (copies whose original has none too) is embedded.
+pub fn embed_and_store(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    lead_chars: usize,
+    batch: &[&chorus_core::ArticleRecord],
+) -> Result<()> {
+    let model = embedder.model_id();
+    let originals: Vec<String> = batch.iter().filter_map(|r| r.duplicate_of.clone()).collect();
+    let found = if originals.is_empty() { HashMap::new() } else { store.article_vectors(model, &originals)? };
+    let mut rows = Vec::with_capacity(batch.len());
+    let mut to_embed = Vec::new();
+    for r in batch {
+        match r.duplicate_of.as_ref().and_then(|o| found.get(o)) {
+            Some(v) => rows.push((r.article.id.clone(), v.clone())),
+            None => to_embed.push(*r),
+        }
+    }
+    if !to_embed.is_empty() {
+        let texts: Vec<String> = to_embed.iter().map(|r| article_embedding_text(&r.article, lead_chars)).collect();
+        rows.extend(to_embed.iter().map(|r| r.article.id.clone()).zip(embedder.embed(&texts)?));
+    }
+    store.put_article_vectors(model, &rows)?;
+    Ok(())
 }
 
 /// What clustering did.

@@ -139,22 +139,9 @@ pub fn embed_claimed(
         return Ok(0);
     }
     let keys: Vec<String> = claimed.iter().map(|r| r.article.id.clone()).collect();
-    let originals: Vec<String> = claimed.iter().filter_map(|r| r.duplicate_of.clone()).collect();
-    let known = store.article_vectors(model, &originals)?;
-    let mut rows = Vec::with_capacity(claimed.len());
-    let mut to_embed = Vec::new();
-    for r in &claimed {
-        match r.duplicate_of.as_ref().and_then(|o| known.get(o)) {
-            Some(v) => rows.push((r.article.id.clone(), v.clone())),
-            None => to_embed.push(r),
-        }
-    }
-    let texts: Vec<String> =
-        to_embed.iter().map(|r| pipeline::article_embedding_text(&r.article, lead_chars)).collect();
-    rows.extend(to_embed.iter().map(|r| r.article.id.clone()).zip(embedder.embed(&texts)?));
-    store.put_article_vectors(model, &rows)?;
+    pipeline::embed_and_store(store, embedder, lead_chars, &claimed.iter().collect::<Vec<_>>())?;
     store.release(Work::Embed, &claims.worker, &keys)?;
-    Ok(rows.len())
+    Ok(claimed.len())
 }
 
 /// Claims a batch of dirty stories, writes each and gives the claims back. A story that

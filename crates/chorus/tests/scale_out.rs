@@ -222,12 +222,7 @@ fn workers_on_one_database_write_what_one_process_writes_and_survive_kill_9() {
 }
 
 fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the web process");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").expect("request");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("response");
-    out
+    http(port, "GET", path, "")
 }
 
 fn http(port: u16, method: &str, path: &str, body: &str) -> String {

@@ -3,7 +3,6 @@
 //! revision histories stay valid), in one PostgreSQL transaction, then counted on both sides.
 //! The target must be empty: a copy never merges into data it could overwrite.
 
-use crate::pg::off_runtime;
 use crate::{PgStore, Result, StoreError, vector_from_bytes};
 use chrono::{DateTime, Utc};
 use postgres::types::ToSql;
@@ -334,7 +333,6 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, mut progress: impl FnMut(&str, 
         tx.commit()?;
         Ok(report)
     })?;
-    off_runtime(move || drop(target));
     Ok(counts)
 }
 

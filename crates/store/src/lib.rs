@@ -141,20 +141,39 @@ pub struct DirtyStory {
     pub generation: i64,
 }
 
-/// Opens the store a database address names: `postgres://…` or `postgresql://…` for
-/// PostgreSQL; `sqlite:PATH` or a plain path for a SQLite file (created if missing).
+/// The database a database address names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Address<'a> {
+    /// A PostgreSQL server: `postgres://…` or `postgresql://…`.
+    Postgres(&'a str),
+    /// A SQLite file: `sqlite:PATH`, `sqlite://PATH` or a plain path.
+    Sqlite(&'a std::path::Path),
+}
+
+impl<'a> Address<'a> {
+    /// Reads a database address; anything else with a `scheme://` is refused.
+    pub fn parse(address: &'a str) -> Result<Address<'a>> {
+        if address.starts_with("postgres://") || address.starts_with("postgresql://") {
+            return Ok(Address::Postgres(address));
+        }
+        let path = address.strip_prefix("sqlite://").or_else(|| address.strip_prefix("sqlite:")).unwrap_or(address);
+        if path.is_empty() || path.contains("://") {
+            return Err(StoreError::Address {
+                address: redact(address),
+                reason: "expected postgres://…, sqlite:PATH or a file path".into(),
+            });
+        }
+        Ok(Address::Sqlite(std::path::Path::new(path)))
+    }
+}
+
+/// Opens the store a database address names (see [`Address`]); a SQLite file is created
+/// if missing.
 pub fn open(address: &str) -> Result<std::sync::Arc<dyn SiteStore>> {
-    if address.starts_with("postgres://") || address.starts_with("postgresql://") {
-        return Ok(std::sync::Arc::new(PgStore::connect(address)?));
-    }
-    let path = address.strip_prefix("sqlite://").or_else(|| address.strip_prefix("sqlite:")).unwrap_or(address);
-    if path.is_empty() || address.contains("://") && !address.starts_with("sqlite:") {
-        return Err(StoreError::Address {
-            address: redact(address),
-            reason: "expected postgres://…, sqlite:PATH or a file path".into(),
-        });
-    }
-    Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(path))?))
+    Ok(match Address::parse(address)? {
+        Address::Postgres(url) => std::sync::Arc::new(PgStore::connect(url)?),
+        Address::Sqlite(path) => std::sync::Arc::new(SqliteStore::open(path)?),
+    })
 }
 
 /// A database address with its password (if any) replaced by `***`, for messages.

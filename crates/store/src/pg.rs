@@ -60,6 +60,10 @@ pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 pub(crate) const ARTICLE_COLUMNS: &str =
     "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
 
+/// [`ARTICLE_COLUMNS`] of the table aliased `a`.
+const ARTICLE_COLUMNS_OF_A: &str =
+    "a.id, a.url, a.outlet, a.lang, a.lang_detected, a.published, a.title, a.body, a.duplicate_of, a.story_id";
+
 pub(crate) fn record_from_row(row: &Row) -> Result<ArticleRecord> {
     Ok(ArticleRecord {
         article: Article {
@@ -526,9 +530,8 @@ impl ArticleStore for PgStore {
         self.with(|c| {
             let rows = c.query(
                 &format!(
-                    "SELECT {}, r.checks_done FROM article_rechecks r JOIN articles a ON a.id = r.article_id \
-                     WHERE r.due_at IS NOT NULL AND r.due_at <= $1 ORDER BY r.due_at, a.seq LIMIT $2",
-                    ARTICLE_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ")
+                    "SELECT {ARTICLE_COLUMNS_OF_A}, r.checks_done FROM article_rechecks r JOIN articles a \
+                     ON a.id = r.article_id WHERE r.due_at IS NOT NULL AND r.due_at <= $1 ORDER BY r.due_at, a.seq LIMIT $2"
                 ),
                 &[&now, &limit],
             )?;
@@ -678,12 +681,7 @@ impl StoryStore for PgStore {
             tx.execute("DELETE FROM story_texts WHERE story_id = $1", &[&story])?;
             for t in texts {
                 let latest = latest_revision(tx, story, &t.lang)?;
-                let corrected_from = if latest.as_ref().is_some_and(|l| l.by_editor) {
-                    latest_machine_revision(tx, story, &t.lang)?
-                } else {
-                    None
-                };
-                match rules::plan_machine_text(latest, || Ok(corrected_from), t)? {
+                match rules::plan_machine_text(latest, || latest_machine_revision(tx, story, &t.lang), t)? {
                     TextPlan::KeepCorrection { current, draft } => {
                         if let Some(draft) = draft {
                             put_draft(tx, &draft)?;

@@ -16,9 +16,6 @@ pub const FIRST_VERSION_NOTE: &str = "first version";
 /// Note of a machine rewrite published because the sources changed.
 pub const REWRITE_NOTE: &str = "rewritten by chorus: its sources changed";
 
-/// The statuses a reader's report can have.
-pub const REPORT_STATUSES: [&str; 3] = ["open", "accepted", "rejected"];
-
 /// True when two versions of an article read the same (headline and sentences).
 pub fn same_text(a: &StoryArticle, b: &StoryArticle) -> bool {
     let words = |x: &StoryArticle| -> Vec<String> {
@@ -114,12 +111,6 @@ pub fn editor_revision(article: &StoryArticle, editor: &str, number: u32) -> Sto
 /// Note of a machine rewrite an editor published from the drafts.
 pub fn accepted_draft_note(editor: &str) -> String {
     format!("rewritten by chorus as its sources changed; published by {editor}")
-}
-
-/// True when a revision signed `edited_by` was written by the machine (alone or with a
-/// model), not by an editor.
-pub fn is_machine(edited_by: &str) -> bool {
-    edited_by == MACHINE || edited_by.starts_with("chorus with ")
 }
 
 /// A report after an editor published revision `revision` answering it: an open report
@@ -334,7 +325,6 @@ mod tests {
             (b.status.as_str(), b.reason.as_deref(), b.resolved_by.as_deref()),
             ("rejected", Some("no"), Some("bob"))
         );
-        assert!(is_machine("chorus") && is_machine("chorus with llama3.1") && !is_machine("alice"));
         assert_eq!(next_revision(None), 1);
         assert_eq!(next_revision(Some(2)), 3);
     }

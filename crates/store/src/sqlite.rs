@@ -655,37 +655,13 @@ impl FeedStore for SqliteStore {
 
     fn due_feeds(&self, now: DateTime<Utc>) -> Result<Vec<FeedState>> {
         let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT f.url, o.name, o.languages, f.etag, f.last_modified, f.error_count, f.last_error \
-             FROM feeds f JOIN outlets o ON o.id = f.outlet_id \
+        let mut st = conn.prepare(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds f JOIN outlets o ON o.id = f.outlet_id \
              WHERE f.next_check_at IS NULL OR f.next_check_at <= ?1 \
-             ORDER BY COALESCE(f.next_check_at, ''), f.url",
-        )?;
-        let rows = st.query_map([fmt_time(&now)], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, Option<String>>(6)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (url, outlet, languages, etag, last_modified, errors, last_error) = row?;
-            out.push(FeedState {
-                outlet_languages: serde_json::from_str(&languages).unwrap_or_default(),
-                url,
-                outlet,
-                etag,
-                last_modified,
-                error_count: u32::try_from(errors).unwrap_or(u32::MAX),
-                last_error,
-            });
-        }
-        Ok(out)
+             ORDER BY COALESCE(f.next_check_at, ''), f.url"
+        ))?;
+        let rows = st.query_map([fmt_time(&now)], feed_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn record_feed_poll(&self, url: &str, u: &FeedUpdate) -> Result<()> {
@@ -755,24 +731,21 @@ impl WorkStore for SqliteStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<FeedState>> {
-        let due = self.due_feeds(now)?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let wall = fmt_time(&Utc::now());
-        let mut claimed = Vec::new();
-        {
-            let mut held = tx.prepare_cached(
-                "SELECT 1 FROM work_leases WHERE kind = 'fetch' AND key = ?1 AND until > ?2 AND owner <> ?3",
+        let claimed = {
+            let mut st = tx.prepare_cached(&format!(
+                "SELECT {FEED_COLUMNS} FROM feeds f JOIN outlets o ON o.id = f.outlet_id \
+                 WHERE (f.next_check_at IS NULL OR f.next_check_at <= ?1) AND NOT EXISTS (SELECT 1 FROM work_leases l \
+                 WHERE l.kind = 'fetch' AND l.key = f.url AND l.until > ?2 AND l.owner <> ?3) \
+                 ORDER BY COALESCE(f.next_check_at, ''), f.url LIMIT ?4"
+            ))?;
+            let rows = st.query_map(
+                params![fmt_time(&now), fmt_time(&Utc::now()), worker, i64::try_from(limit).unwrap_or(i64::MAX)],
+                feed_from_row,
             )?;
-            for f in due {
-                if claimed.len() >= limit {
-                    break;
-                }
-                if held.query_row(params![f.url, wall, worker], |_| Ok(())).optional()?.is_none() {
-                    claimed.push(f);
-                }
-            }
-        }
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
         let keys: Vec<String> = claimed.iter().map(|f| f.url.clone()).collect();
         take_leases(&tx, Work::Fetch, &keys, worker, lease)?;
         tx.commit()?;
@@ -893,6 +866,22 @@ fn take_leases(
         st.execute(params![work.as_str(), k, worker, until])?;
     }
     Ok(())
+}
+
+/// The columns [`feed_from_row`] reads (`f`: feeds, `o`: outlets).
+const FEED_COLUMNS: &str = "f.url, o.name, o.languages, f.etag, f.last_modified, f.error_count, f.last_error";
+
+fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
+    let languages: String = r.get(2)?;
+    Ok(FeedState {
+        url: r.get(0)?,
+        outlet: r.get(1)?,
+        outlet_languages: serde_json::from_str(&languages).unwrap_or_default(),
+        etag: r.get(3)?,
+        last_modified: r.get(4)?,
+        error_count: u32::try_from(r.get::<_, i64>(5)?).unwrap_or(u32::MAX),
+        last_error: r.get(6)?,
+    })
 }
 
 /// Marks a story for rewriting and counts up its generation.

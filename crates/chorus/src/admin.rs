@@ -2,7 +2,7 @@
 //! counts) and `chorus backup` (an online copy of a SQLite database; `pg_dump` for
 //! PostgreSQL). Both refuse to write over anything.
 
-use crate::config::Config;
+use crate::settings::StoreSettings;
 use chorus_store::Address;
 use chorus_store::copy::CopyReport;
 use std::path::Path;
@@ -36,10 +36,10 @@ pub fn migrate(from: &str, to: &str, progress: impl FnMut(&str, u64) + Send) -> 
     Ok(chorus_store::copy::sqlite_to_postgres(path, to, progress)?)
 }
 
-/// Backs up the database `config` names into `out`; returns what was done and how to
+/// Backs up the database `store` names into `out`; returns what was done and how to
 /// restore it, in words.
-pub fn backup(config: &Config, out: &Path) -> Result<String, AdminError> {
-    let address = config.database_address();
+pub fn backup(store: &StoreSettings, out: &Path) -> Result<String, AdminError> {
+    let address = store.database_address();
     match Address::parse(&address)? {
         Address::Postgres(url) => Ok(chorus_store::copy::pg_dump(url, out)?),
         Address::Sqlite(path) => {

@@ -145,7 +145,7 @@ pub struct RealBench {
 pub fn real(
     n: usize,
     embedder: &dyn chorus_embed::Embedder,
-    config: &crate::config::Config,
+    config: &crate::settings::PipelineSettings,
 ) -> Result<RealBench, crate::pipeline::PipelineError> {
     let mut corpus = Vec::new();
     for (_, text) in crate::demo::DEMO_CORPUS {

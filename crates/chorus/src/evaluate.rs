@@ -2,8 +2,8 @@
 //! embedding and online clustering (on a throw-away in-memory store) and scores the
 //! stories against the gold labels.
 
-use crate::config::Config;
 use crate::pipeline::{self, PipelineError};
+use crate::settings::Settings;
 use chorus_embed::Embedder;
 use chorus_eval::{ClusterEval, EvalArticle};
 use chorus_store::prelude::*;
@@ -18,7 +18,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub fn cluster(
     articles: &[EvalArticle],
     embedder: &dyn Embedder,
-    config: &Config,
+    settings: &Settings,
     vector_cache: Option<&dyn Store>,
 ) -> Result<ClusterEval, PipelineError> {
     let store = SqliteStore::open_in_memory()?;
@@ -36,9 +36,9 @@ pub fn cluster(
         &store,
         jsonl.as_bytes(),
         "eval",
-        &config.data_dir,
+        &settings.store.data_dir,
         &mut dedup,
-        config.duplicate_threshold,
+        settings.pipeline.duplicate_threshold,
     )?;
     if report.inserted != articles.len() {
         let first = report.issues.iter().find(|i| i.severity == chorus_ingest::Severity::Rejected);
@@ -57,7 +57,7 @@ pub fn cluster(
     let model = embedder.model_id();
     let stored = store.articles_without_vector(model)?;
     let texts: Vec<String> =
-        stored.iter().map(|r| pipeline::article_embedding_text(&r.article, config.lead_chars)).collect();
+        stored.iter().map(|r| pipeline::article_embedding_text(&r.article, settings.pipeline.lead_chars)).collect();
     let keys: Vec<u64> = texts.iter().map(|t| xxh3_64(t.as_bytes())).collect();
     let mut cached = match vector_cache {
         Some(c) => c.sentence_vectors(model, &keys)?,
@@ -83,7 +83,7 @@ pub fn cluster(
     store.put_article_vectors(model, &rows)?;
 
     let t = Instant::now();
-    pipeline::cluster_pending(&store, model, embedder.dim(), config.cluster)?;
+    pipeline::cluster_pending(&store, model, embedder.dim(), settings.pipeline.cluster)?;
     let cluster_secs = t.elapsed().as_secs_f64();
 
     let mut gold = Vec::with_capacity(articles.len());
@@ -193,7 +193,7 @@ fn supported(
 pub fn synth(
     stories: &[chorus_eval::synth::SynthStory],
     embedder: &dyn Embedder,
-    config: &Config,
+    config: &crate::settings::PipelineSettings,
     vector_cache: Option<&dyn Store>,
     llm: Option<&crate::llm::LlmStage>,
     mut each: impl FnMut(&GeneratedStory),

@@ -6,10 +6,10 @@
 //! for testing the plumbing). Every answer is cached on disk, counted in [`LlmStage::usage`],
 //! and verified sentence by sentence by `chorus_synth::llm::rewrite`.
 
-use anyhow::Result;
 use chorus_llm::cache::CachedChat;
 use chorus_llm::openai::{OpenAiChat, OpenAiConfig};
-use chorus_llm::{ChatModel, Metered, Prices, RetryPolicy, Usage};
+use chorus_llm::{ChatModel, LlmError, Metered, Prices, RetryPolicy, Usage};
+use chorus_models::ModelCache;
 use chorus_synth::llm::LlmWriteConfig;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +27,24 @@ pub enum LlmBackend {
     Llama,
 }
 
-/// Everything the model stage needs, from flags and the environment.
+/// The model stage could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmSetupError {
+    /// The pinned test model could not be fetched.
+    #[error("fetching the SmolLM2 test model: {0}")]
+    Fetch(#[from] chorus_models::FetchError),
+    /// The local model did not load.
+    #[error(transparent)]
+    Model(#[from] LlmError),
+    /// `--llm llama` in a build without the `llama` feature.
+    #[error(
+        "this chorus was built without the `llama` feature; rebuild with \
+         `cargo build --release --features llama` (needs cmake and libclang), or use --llm openai"
+    )]
+    NotBuilt,
+}
+
+/// Everything the model stage needs (part of [`crate::settings::Settings`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmConfig {
     /// Backend.
@@ -56,10 +73,13 @@ pub struct LlmConfig {
     pub write: LlmWriteConfig,
     /// Editions the model writes for every story, also where no source is in the language.
     pub editions: Vec<String>,
+    /// Where the pinned test model is cached and fetched from.
+    pub models: ModelCache,
 }
 
-impl Default for LlmConfig {
-    fn default() -> Self {
+impl LlmConfig {
+    /// Defaults, with the response cache and the test model in `models`' folder.
+    pub fn in_cache(models: &ModelCache) -> Self {
         LlmConfig {
             backend: LlmBackend::None,
             endpoint: "http://127.0.0.1:11434/v1".into(),
@@ -70,10 +90,11 @@ impl Default for LlmConfig {
             gguf: None,
             context_tokens: 2048,
             threads: 1,
-            cache_dir: Some(chorus_embed::fetch::default_cache_dir().join("llm-responses")),
+            cache_dir: Some(models.dir.join("llm-responses")),
             prices: Prices::default(),
             write: LlmWriteConfig::default(),
             editions: ["en", "de", "fr", "es", "it"].map(String::from).to_vec(),
+            models: models.clone(),
         }
     }
 }
@@ -91,7 +112,7 @@ pub struct LlmStage {
 }
 
 /// Builds the configured stage; `None` for the `none` backend.
-pub fn build(config: &LlmConfig) -> Result<Option<LlmStage>> {
+pub fn build(config: &LlmConfig) -> Result<Option<LlmStage>, LlmSetupError> {
     let model: Box<dyn ChatModel> = match config.backend {
         LlmBackend::None => return Ok(None),
         LlmBackend::Openai => Box::new(OpenAiChat::new(OpenAiConfig {
@@ -113,19 +134,12 @@ pub fn build(config: &LlmConfig) -> Result<Option<LlmStage>> {
     Ok(Some(LlmStage { model, usage, write: config.write, editions: config.editions.clone() }))
 }
 
-/// Where the pinned test model is cached.
-pub fn default_gguf_dir() -> PathBuf {
-    chorus_embed::fetch::default_cache_dir().join("models").join("smollm2")
-}
-
 #[cfg(feature = "llama")]
-fn local_model(config: &LlmConfig) -> Result<Box<dyn ChatModel>> {
-    use anyhow::Context;
+fn local_model(config: &LlmConfig) -> Result<Box<dyn ChatModel>, LlmSetupError> {
     let path = match &config.gguf {
         Some(p) => p.clone(),
         None => {
-            let dir = chorus_models::ensure(&default_gguf_dir(), &[chorus_llm::SMOLLM2], |_| {})
-                .context("fetching the SmolLM2 test model")?;
+            let dir = config.models.ensure(&config.models.model_dir("smollm2"), &[chorus_llm::SMOLLM2], |_| {})?;
             dir.join(chorus_llm::SMOLLM2.file_name)
         }
     };
@@ -138,9 +152,6 @@ fn local_model(config: &LlmConfig) -> Result<Box<dyn ChatModel>> {
 }
 
 #[cfg(not(feature = "llama"))]
-fn local_model(_: &LlmConfig) -> Result<Box<dyn ChatModel>> {
-    anyhow::bail!(
-        "this chorus was built without the `llama` feature; rebuild with \
-         `cargo build --release --features llama` (needs cmake and libclang), or use --llm openai"
-    )
+fn local_model(_: &LlmConfig) -> Result<Box<dyn ChatModel>, LlmSetupError> {
+    Err(LlmSetupError::NotBuilt)
 }

@@ -558,7 +558,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
 pub fn process(
     store: &dyn Store,
     embedder: &dyn Embedder,
-    config: &crate::config::Config,
+    config: &crate::settings::PipelineSettings,
     llm: Option<&LlmStage>,
     progress: Progress<'_>,
 ) -> Result<ProcessReport> {

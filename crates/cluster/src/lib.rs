@@ -144,6 +144,9 @@ pub enum ClusterError {
     /// A vector contained NaN or infinity.
     #[error("vector contains a non-finite value")]
     NonFinite,
+    /// Saved statistics (see [`OnlineClusterer::observed_bytes`]) could not be read.
+    #[error("saved clustering statistics: {0}")]
+    Saved(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +227,88 @@ impl OnlineClusterer {
             df: TermMap::default(),
             docs: 0,
         }
+    }
+
+    /// How many articles it has observed (see [`observe`](Self::observe)).
+    pub fn observed(&self) -> usize {
+        self.mean_n
+    }
+
+    /// How many articles' terms it has observed (0 when lexical evidence is off).
+    pub fn observed_docs(&self) -> usize {
+        self.docs
+    }
+
+    /// What it has observed — the running sums behind centring (overall and per
+    /// language) and the document frequencies of terms — as bytes, so a later process
+    /// continues from them instead of observing every stored article again. Stories are
+    /// not included: those still open are restored from their articles.
+    pub fn observed_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + 8 * self.dim * (1 + self.lang_sums.len()) + 12 * self.df.len());
+        out.extend_from_slice(OBSERVED_MAGIC);
+        out.extend_from_slice(&(self.dim as u32).to_le_bytes());
+        out.extend_from_slice(&(self.mean_n as u64).to_le_bytes());
+        self.mean_sum.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        let mut langs: Vec<_> = self.lang_sums.iter().collect();
+        langs.sort_by(|a, b| a.0.cmp(b.0));
+        out.extend_from_slice(&(langs.len() as u32).to_le_bytes());
+        for (lang, (sum, n)) in langs {
+            out.extend_from_slice(&(lang.len() as u32).to_le_bytes());
+            out.extend_from_slice(lang.as_bytes());
+            out.extend_from_slice(&(*n as u64).to_le_bytes());
+            sum.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        }
+        out.extend_from_slice(&(self.docs as u64).to_le_bytes());
+        let mut df: Vec<_> = self.df.iter().collect();
+        df.sort_unstable();
+        out.extend_from_slice(&(df.len() as u64).to_le_bytes());
+        for (t, n) in df {
+            out.extend_from_slice(&t.to_le_bytes());
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out
+    }
+
+    /// A clusterer that has observed what `bytes` (from [`observed_bytes`](Self::observed_bytes))
+    /// records, with no stories yet.
+    pub fn with_observed(config: ClusterConfig, dim: usize, bytes: &[u8]) -> Result<OnlineClusterer, ClusterError> {
+        let mut c = OnlineClusterer::new(config, dim);
+        let mut r = Reader(bytes);
+        if r.take(OBSERVED_MAGIC.len())? != OBSERVED_MAGIC {
+            return Err(ClusterError::Saved("not chorus clustering statistics"));
+        }
+        if r.u32()? as usize != dim {
+            return Err(ClusterError::Saved("saved for another vector length"));
+        }
+        c.mean_n = r.len()?;
+        for m in c.mean_sum.iter_mut() {
+            *m = r.f64()?;
+        }
+        for _ in 0..r.u32()? {
+            let n = r.u32()? as usize;
+            let lang = std::str::from_utf8(r.take(n)?).map_err(|_| ClusterError::Saved("language not UTF-8"))?;
+            let count = r.len()?;
+            let mut sum = vec![0.0; dim];
+            for m in sum.iter_mut() {
+                *m = r.f64()?;
+            }
+            c.lang_sums.insert(lang.to_string(), (sum, count));
+        }
+        c.docs = r.len()?;
+        let terms = r.len()?;
+        if terms > r.0.len() / 12 {
+            return Err(ClusterError::Saved("truncated"));
+        }
+        c.df.reserve(terms);
+        for _ in 0..terms {
+            let t = r.u64()?;
+            let n = r.u32()?;
+            c.df.insert(t, n);
+        }
+        if !r.0.is_empty() {
+            return Err(ClusterError::Saved("trailing bytes"));
+        }
+        Ok(c)
     }
 
     /// Its configuration.
@@ -480,6 +565,40 @@ impl OnlineClusterer {
     }
 }
 
+/// First bytes of [`OnlineClusterer::observed_bytes`] (format version 1).
+const OBSERVED_MAGIC: &[u8] = b"chorus-observed-1";
+
+/// Reads little-endian values off the front of a byte slice.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ClusterError> {
+        if self.0.len() < n {
+            return Err(ClusterError::Saved("truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ClusterError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn u32(&mut self) -> Result<u32, ClusterError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64, ClusterError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    fn len(&mut self) -> Result<usize, ClusterError> {
+        usize::try_from(self.u64()?).map_err(|_| ClusterError::Saved("count out of range"))
+    }
+    fn f64(&mut self) -> Result<f64, ClusterError> {
+        Ok(f64::from_le_bytes(self.array()?))
+    }
+}
+
 /// Dot product of a sparse vector with a story's term sums.
 fn lexical_dot(lex: &[(u64, f32)], sums: &TermMap<f32>) -> f32 {
     lex.iter().map(|(t, w)| w * sums.get(t).copied().unwrap_or(0.0)).sum()
@@ -691,5 +810,37 @@ mod tests {
         assert_eq!(c.observe(&[f32::NAN, 0.0, 0.0, 0.0], None, &[]), Err(ClusterError::NonFinite));
         // A zero vector and undated articles are fine.
         assert!(c.assign(&[0.0; 4], None, None, &[]).unwrap().started_new);
+    }
+
+    #[test]
+    fn saved_observations_continue_exactly() {
+        let dim = 16;
+        let config = ClusterConfig { lexical_weight: 0.3, ..ClusterConfig::default() };
+        let mut full = OnlineClusterer::new(config, dim);
+        let terms = |k: u64| vec![(k, 1.0), (k + 100, 2.0), (7, 1.0)];
+        let langs = ["en", "de", "fr"];
+        for k in 0..30 {
+            full.observe(&event_vec(k % 5, 0.01 * k as f32, dim), Some(langs[k % 3]), &terms(k as u64 % 5)).unwrap();
+        }
+        let bytes = full.observed_bytes();
+        let mut resumed = OnlineClusterer::with_observed(config, dim, &bytes).unwrap();
+        assert_eq!(resumed.observed_bytes(), bytes);
+        assert_eq!((resumed.observed(), resumed.observed_docs()), (30, 30));
+        // The same arrivals give the same stories and similarities.
+        for k in 0..10 {
+            let v = event_vec(k % 4, 0.02, dim);
+            let (a, b) = (
+                full.assign(&v, None, Some(langs[k % 3]), &terms(k as u64 % 4)).unwrap(),
+                resumed.assign(&v, None, Some(langs[k % 3]), &terms(k as u64 % 4)).unwrap(),
+            );
+            assert_eq!(a, b);
+        }
+        // Damaged or foreign bytes are refused, never half-read.
+        assert!(OnlineClusterer::with_observed(config, dim, &bytes[..bytes.len() - 3]).is_err());
+        assert!(OnlineClusterer::with_observed(config, dim + 1, &bytes).is_err());
+        assert!(OnlineClusterer::with_observed(config, dim, b"garbage").is_err());
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(OnlineClusterer::with_observed(config, dim, &long).is_err());
     }
 }

@@ -206,6 +206,12 @@ const TABLES: &[Table] = &[
         order: "story_id, related_id",
         identity: None,
     },
+    Table {
+        name: "cluster_state",
+        columns: &[("model", Text), ("articles", Int), ("observed", Blob), ("updated_at", Time)],
+        order: "model",
+        identity: None,
+    },
 ];
 
 /// Rows copied per table, as counted in both databases afterwards.

@@ -131,6 +131,19 @@ pub struct ClusteredVector {
     pub vector: Vec<f32>,
 }
 
+/// What the clustering leader has observed of one model's vectors, saved with each
+/// round's assignments (see [`StoryStore::assign_observed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterState {
+    /// The embedding model.
+    pub model: String,
+    /// How many clustered articles the statistics cover; when it differs from
+    /// [`ArticleStore::clustered_count`], the statistics are rebuilt from every vector.
+    pub articles: u64,
+    /// The statistics (`chorus_cluster::OnlineClusterer::observed_bytes`).
+    pub observed: Vec<u8>,
+}
+
 /// A story whose sources changed since it was last written, with the generation of its
 /// dirty mark: writing it clears the mark only if no new mark was made meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +220,19 @@ pub trait ArticleStore: Send + Sync {
     fn article_vectors(&self, model: &str, ids: &[String]) -> Result<HashMap<String, Vec<f32>>>;
     /// Vectors from `model` of every clustered article, with story and time.
     fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>>;
+    /// Vectors from `model` of the articles of stories still open at some time: those
+    /// whose latest article is not before `latest_since` and whose earliest is not before
+    /// `earliest_since` (undated stories are always open), in arrival order.
+    fn open_story_vectors(
+        &self,
+        model: &str,
+        latest_since: DateTime<Utc>,
+        earliest_since: DateTime<Utc>,
+    ) -> Result<Vec<ClusteredVector>>;
+    /// How many clustered articles have a vector from `model`.
+    fn clustered_count(&self, model: &str) -> Result<u64>;
+    /// The clustering statistics saved for `model`, if any.
+    fn cluster_state(&self, model: &str) -> Result<Option<ClusterState>>;
     /// Cached sentence vectors by text key.
     fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>>;
     /// Caches sentence vectors.
@@ -240,6 +266,14 @@ pub trait StoryStore: Send + Sync {
         &self,
         new_stories: usize,
         assignments: &[(String, std::result::Result<StoryId, usize>)],
+    ) -> Result<Vec<StoryId>>;
+    /// [`StoryStore::assign`] and saves the clustering statistics `state`, in one
+    /// transaction, so the statistics always cover exactly the clustered articles.
+    fn assign_observed(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+        state: &ClusterState,
     ) -> Result<Vec<StoryId>>;
     /// Stories whose sources changed since they were last written, by id.
     fn dirty_stories(&self) -> Result<Vec<DirtyStory>>;

@@ -9,8 +9,8 @@
 
 use crate::rules::{self, SourceFacts, TextPlan, WrittenFacts};
 use crate::{
-    ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, Leadership, NewArticle,
-    Recheck, RecheckOutcome, Result, StoreError, StoreStats, TextWatch, Work,
+    ArticleRevision, ClusterState, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, Leadership,
+    NewArticle, Recheck, RecheckOutcome, Result, StoreError, StoreStats, TextWatch, Work,
 };
 use crate::{ArticleStore, FeedStore, StoryStore, WorkStore};
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
@@ -24,6 +24,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_work_leases.sql"),
+    include_str!("../migrations/postgres/0003_cluster_state.sql"),
 ];
 
 /// Key of the advisory lock held while migrations run (any constant unique to chorus).
@@ -89,6 +90,87 @@ fn records(rows: Vec<Row>) -> Result<Vec<ArticleRecord>> {
 pub(crate) const MARK_DIRTY: &str = "UPDATE stories SET dirty = TRUE, generation = generation + 1 WHERE id = $1";
 
 impl PgStore {
+    /// Assigns articles to stories (creating the new ones) and, with `state`, saves the
+    /// clustering statistics, in one transaction.
+    fn assign_with(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+        state: Option<&ClusterState>,
+    ) -> Result<Vec<StoryId>> {
+        self.tx(|tx| {
+            let now = Utc::now();
+            let mut created = Vec::with_capacity(new_stories);
+            let mk =
+                tx.prepare("INSERT INTO stories (created_at, dirty, generation) VALUES ($1, TRUE, 1) RETURNING id")?;
+            for _ in 0..new_stories {
+                created.push(tx.query_one(&mk, &[&now])?.try_get::<_, i64>(0)?);
+            }
+            let set = tx.prepare("UPDATE articles SET story_id = $1 WHERE id = $2")?;
+            let mut touched: Vec<StoryId> = Vec::new();
+            for (article, target) in assignments {
+                let story = match target {
+                    Ok(id) => *id,
+                    Err(k) => *created.get(*k).ok_or_else(|| {
+                        StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}"))
+                    })?,
+                };
+                if tx.execute(&set, &[&story, article])? != 1 {
+                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
+                }
+                touched.push(story);
+            }
+            // Mark in id order, so two writers never wait on each other's story locks in turn.
+            touched.sort_unstable();
+            touched.dedup();
+            for story in touched {
+                tx.execute(MARK_DIRTY, &[&story])?;
+            }
+            if let Some(state) = state {
+                let articles = i64::try_from(state.articles).unwrap_or(i64::MAX);
+                tx.execute(
+                    "INSERT INTO cluster_state (model, articles, observed, updated_at) VALUES ($1, $2, $3, now()) \
+                     ON CONFLICT (model) DO UPDATE SET articles = excluded.articles, \
+                     observed = excluded.observed, updated_at = excluded.updated_at",
+                    &[&state.model, &articles, &state.observed],
+                )?;
+            }
+            Ok(created)
+        })
+    }
+
+    /// Vectors of `model` with story and time, for articles matching `condition` (which
+    /// may use $2 and $3 from `times`), in arrival order.
+    fn vectors_where(
+        &self,
+        model: &str,
+        condition: &str,
+        times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Result<Vec<ClusteredVector>> {
+        let sql = format!(
+            "SELECT a.story_id, a.published, a.lang, substr(a.title || chr(10) || a.body, 1, 1000), v.vector \
+             FROM articles a JOIN article_vectors v ON v.article_id = a.id AND v.model = $1 \
+             WHERE {condition} ORDER BY a.seq"
+        );
+        self.with(|c| {
+            let rows = match &times {
+                Some((a, b)) => c.query(&sql, &[&model, a, b])?,
+                None => c.query(&sql, &[&model])?,
+            };
+            rows.iter()
+                .map(|r| {
+                    Ok(ClusteredVector {
+                        story_id: r.try_get(0)?,
+                        published: r.try_get(1)?,
+                        lang: r.try_get(2)?,
+                        lead: r.try_get(3)?,
+                        vector: r.try_get(4)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// Connects to the database at `address` (`postgres://user@host:port/db`) with up to
     /// [`DEFAULT_POOL_SIZE`] connections and brings its schema up to date.
     pub fn connect(address: &str) -> Result<PgStore> {
@@ -469,24 +551,48 @@ impl ArticleStore for PgStore {
     }
 
     fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>> {
+        self.vectors_where(model, "a.story_id IS NOT NULL", None)
+    }
+
+    fn open_story_vectors(
+        &self,
+        model: &str,
+        latest_since: DateTime<Utc>,
+        earliest_since: DateTime<Utc>,
+    ) -> Result<Vec<ClusteredVector>> {
+        self.vectors_where(
+            model,
+            "a.story_id IN (SELECT story_id FROM articles WHERE story_id IS NOT NULL GROUP BY story_id \
+             HAVING (max(published) IS NULL OR max(published) >= $2) \
+             AND (min(published) IS NULL OR min(published) >= $3))",
+            Some((latest_since, earliest_since)),
+        )
+    }
+
+    fn clustered_count(&self, model: &str) -> Result<u64> {
         self.with(|c| {
-            let rows = c.query(
-                "SELECT a.story_id, a.published, a.lang, substr(a.title || chr(10) || a.body, 1, 1000), v.vector \
-                 FROM articles a JOIN article_vectors v ON v.article_id = a.id AND v.model = $1 \
-                 WHERE a.story_id IS NOT NULL ORDER BY a.seq",
-                &[&model],
-            )?;
-            rows.iter()
-                .map(|r| {
-                    Ok(ClusteredVector {
-                        story_id: r.try_get(0)?,
-                        published: r.try_get(1)?,
-                        lang: r.try_get(2)?,
-                        lead: r.try_get(3)?,
-                        vector: r.try_get(4)?,
-                    })
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM articles a JOIN article_vectors v ON v.article_id = a.id \
+                     AND v.model = $1 WHERE a.story_id IS NOT NULL",
+                    &[&model],
+                )?
+                .try_get(0)?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
+    fn cluster_state(&self, model: &str) -> Result<Option<ClusterState>> {
+        self.with(|c| {
+            let row = c.query_opt("SELECT articles, observed FROM cluster_state WHERE model = $1", &[&model])?;
+            row.map(|r| {
+                Ok(ClusterState {
+                    model: model.to_string(),
+                    articles: r.try_get::<_, i64>(0)?.max(0) as u64,
+                    observed: r.try_get(1)?,
                 })
-                .collect()
+            })
+            .transpose()
         })
     }
 
@@ -622,36 +728,16 @@ impl StoryStore for PgStore {
         new_stories: usize,
         assignments: &[(String, std::result::Result<StoryId, usize>)],
     ) -> Result<Vec<StoryId>> {
-        self.tx(|tx| {
-            let now = Utc::now();
-            let mut created = Vec::with_capacity(new_stories);
-            let mk =
-                tx.prepare("INSERT INTO stories (created_at, dirty, generation) VALUES ($1, TRUE, 1) RETURNING id")?;
-            for _ in 0..new_stories {
-                created.push(tx.query_one(&mk, &[&now])?.try_get::<_, i64>(0)?);
-            }
-            let set = tx.prepare("UPDATE articles SET story_id = $1 WHERE id = $2")?;
-            let mut touched: Vec<StoryId> = Vec::new();
-            for (article, target) in assignments {
-                let story = match target {
-                    Ok(id) => *id,
-                    Err(k) => *created.get(*k).ok_or_else(|| {
-                        StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}"))
-                    })?,
-                };
-                if tx.execute(&set, &[&story, article])? != 1 {
-                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
-                }
-                touched.push(story);
-            }
-            // Mark in id order, so two writers never wait on each other's story locks in turn.
-            touched.sort_unstable();
-            touched.dedup();
-            for story in touched {
-                tx.execute(MARK_DIRTY, &[&story])?;
-            }
-            Ok(created)
-        })
+        self.assign_with(new_stories, assignments, None)
+    }
+
+    fn assign_observed(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+        state: &ClusterState,
+    ) -> Result<Vec<StoryId>> {
+        self.assign_with(new_stories, assignments, Some(state))
     }
 
     fn dirty_stories(&self) -> Result<Vec<DirtyStory>> {

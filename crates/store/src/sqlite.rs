@@ -2,8 +2,9 @@
 
 use crate::rules::{self, SourceFacts, TextPlan, WrittenFacts};
 use crate::{
-    ArticleRevision, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, Leadership, NewArticle,
-    Recheck, RecheckOutcome, Result, StoreError, StoreStats, TextWatch, Work, vector_from_bytes, vector_to_bytes,
+    ArticleRevision, ClusterState, ClusteredVector, DirtyStory, FeedState, FeedUpdate, InsertOutcome, Leadership,
+    NewArticle, Recheck, RecheckOutcome, Result, StoreError, StoreStats, TextWatch, Work, vector_from_bytes,
+    vector_to_bytes,
 };
 use crate::{ArticleStore, FeedStore, StoryStore, WorkStore};
 use chorus_core::{Article, ArticleRecord, Outlet, OutletKind, StoryArticle, StoryDetail, StoryId, StorySummary};
@@ -22,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_story_drafts.sql"),
     include_str!("../migrations/0006_story_generation.sql"),
     include_str!("../migrations/0007_work_leases.sql"),
+    include_str!("../migrations/0008_cluster_state.sql"),
 ];
 
 /// A [`crate::SiteStore`] in one SQLite file.
@@ -59,6 +61,92 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ArticleRecord> {
 }
 
 impl SqliteStore {
+    /// Assigns articles to stories (creating the new ones) and, with `state`, saves the
+    /// clustering statistics, in one transaction.
+    fn assign_with(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+        state: Option<&ClusterState>,
+    ) -> Result<Vec<StoryId>> {
+        let mut conn = self.conn();
+
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut created = Vec::with_capacity(new_stories);
+        {
+            let now = fmt_time(&Utc::now());
+            let mut mk = tx.prepare_cached("INSERT INTO stories (created_at, dirty, generation) VALUES (?1, 1, 1)")?;
+            for _ in 0..new_stories {
+                mk.execute([&now])?;
+                created.push(tx.last_insert_rowid());
+            }
+            let mut set = tx.prepare_cached("UPDATE articles SET story_id = ?1 WHERE id = ?2")?;
+            let mut dirty = tx.prepare_cached(MARK_DIRTY)?;
+            for (article, target) in assignments {
+                let story = match target {
+                    Ok(id) => *id,
+                    Err(k) => *created.get(*k).ok_or_else(|| {
+                        StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}"))
+                    })?,
+                };
+                if set.execute(params![story, article])? != 1 {
+                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
+                }
+                dirty.execute([story])?;
+            }
+        }
+        if let Some(state) = state {
+            tx.execute(
+                "INSERT INTO cluster_state (model, articles, observed, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (model) DO UPDATE SET articles = excluded.articles, observed = excluded.observed, \
+                 updated_at = excluded.updated_at",
+                params![state.model, state.articles as i64, state.observed, fmt_time(&Utc::now())],
+            )?;
+        }
+        tx.commit()?;
+        Ok(created)
+    }
+
+    /// Vectors of `model` with story and time, for articles matching `condition` (which
+    /// may use ?2 and ?3 from `times`), in arrival order.
+    fn vectors_where(
+        &self,
+        model: &str,
+        condition: &str,
+        times: Option<(String, String)>,
+    ) -> Result<Vec<ClusteredVector>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT a.story_id, a.published, a.lang, substr(a.title || char(10) || a.body, 1, 1000), v.vector \
+             FROM articles a JOIN article_vectors v \
+             ON v.article_id = a.id AND v.model = ?1 WHERE {condition} ORDER BY a.seq"
+        ))?;
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok((
+                r.get::<_, Option<StoryId>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
+        };
+        let rows: Vec<_> = match times {
+            Some((a, b)) => st.query_map(params![model, a, b], map)?.collect::<rusqlite::Result<_>>()?,
+            None => st.query_map([model], map)?.collect::<rusqlite::Result<_>>()?,
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (story_id, published, lang, lead, blob) in rows {
+            out.push(ClusteredVector {
+                story_id: story_id.ok_or_else(|| StoreError::Corrupt("clustered article without story".into()))?,
+                published: parse_time(published),
+                lang,
+                lead,
+                vector: vector_from_bytes(&blob)?,
+            });
+        }
+        Ok(out)
+    }
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let conn = Connection::open(path)?;
@@ -222,33 +310,45 @@ impl ArticleStore for SqliteStore {
     }
 
     fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT a.story_id, a.published, a.lang, substr(a.title || char(10) || a.body, 1, 1000), v.vector \
-             FROM articles a JOIN article_vectors v \
-             ON v.article_id = a.id AND v.model = ?1 WHERE a.story_id IS NOT NULL ORDER BY a.seq",
+        self.vectors_where(model, "a.story_id IS NOT NULL", None)
+    }
+
+    fn open_story_vectors(
+        &self,
+        model: &str,
+        latest_since: DateTime<Utc>,
+        earliest_since: DateTime<Utc>,
+    ) -> Result<Vec<ClusteredVector>> {
+        self.vectors_where(
+            model,
+            "a.story_id IN (SELECT story_id FROM articles WHERE story_id IS NOT NULL GROUP BY story_id \
+             HAVING (max(published) IS NULL OR max(published) >= ?2) \
+             AND (min(published) IS NULL OR min(published) >= ?3))",
+            Some((fmt_time(&latest_since), fmt_time(&earliest_since))),
+        )
+    }
+
+    fn clustered_count(&self, model: &str) -> Result<u64> {
+        let n: i64 = self.conn().query_row(
+            "SELECT count(*) FROM articles a JOIN article_vectors v ON v.article_id = a.id AND v.model = ?1 \
+             WHERE a.story_id IS NOT NULL",
+            [model],
+            |r| r.get(0),
         )?;
-        let rows = st.query_map([model], |r| {
-            Ok((
-                r.get::<_, StoryId>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Vec<u8>>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (story_id, published, lang, lead, blob) = row?;
-            out.push(ClusteredVector {
-                story_id,
-                published: parse_time(published),
-                lang,
-                lead,
-                vector: vector_from_bytes(&blob)?,
-            });
-        }
-        Ok(out)
+        Ok(n.max(0) as u64)
+    }
+
+    fn cluster_state(&self, model: &str) -> Result<Option<ClusterState>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT articles, observed FROM cluster_state WHERE model = ?1", [model], |r| {
+                Ok(ClusterState {
+                    model: model.to_string(),
+                    articles: r.get::<_, i64>(0)?.max(0) as u64,
+                    observed: r.get(1)?,
+                })
+            })
+            .optional()?)
     }
 
     fn sentence_vectors(&self, model: &str, keys: &[u64]) -> Result<HashMap<u64, Vec<f32>>> {
@@ -399,33 +499,16 @@ impl StoryStore for SqliteStore {
         new_stories: usize,
         assignments: &[(String, std::result::Result<StoryId, usize>)],
     ) -> Result<Vec<StoryId>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut created = Vec::with_capacity(new_stories);
-        {
-            let now = fmt_time(&Utc::now());
-            let mut mk = tx.prepare_cached("INSERT INTO stories (created_at, dirty, generation) VALUES (?1, 1, 1)")?;
-            for _ in 0..new_stories {
-                mk.execute([&now])?;
-                created.push(tx.last_insert_rowid());
-            }
-            let mut set = tx.prepare_cached("UPDATE articles SET story_id = ?1 WHERE id = ?2")?;
-            let mut dirty = tx.prepare_cached(MARK_DIRTY)?;
-            for (article, target) in assignments {
-                let story = match target {
-                    Ok(id) => *id,
-                    Err(k) => *created.get(*k).ok_or_else(|| {
-                        StoreError::Corrupt(format!("assignment names new story {k} of {new_stories}"))
-                    })?,
-                };
-                if set.execute(params![story, article])? != 1 {
-                    return Err(StoreError::Corrupt(format!("no article {article} to assign")));
-                }
-                dirty.execute([story])?;
-            }
-        }
-        tx.commit()?;
-        Ok(created)
+        self.assign_with(new_stories, assignments, None)
+    }
+
+    fn assign_observed(
+        &self,
+        new_stories: usize,
+        assignments: &[(String, std::result::Result<StoryId, usize>)],
+        state: &ClusterState,
+    ) -> Result<Vec<StoryId>> {
+        self.assign_with(new_stories, assignments, Some(state))
     }
 
     fn dirty_stories(&self) -> Result<Vec<DirtyStory>> {

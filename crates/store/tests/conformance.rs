@@ -5,8 +5,8 @@
 use chorus_core::{Article, Outlet, OutletKind, StoryArticle, SynthSentence};
 use chorus_store::testing::TestDatabase;
 use chorus_store::{
-    FeedUpdate, InsertOutcome, NewArticle, NewReport, PgStore, RecheckOutcome, Session, SiteStore, SqliteStore,
-    StoreStats,
+    ClusterState, FeedUpdate, InsertOutcome, NewArticle, NewReport, PgStore, RecheckOutcome, Session, SiteStore,
+    SqliteStore, StoreStats,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
@@ -231,6 +231,60 @@ fn vectors_round_trip(f: Fixture) {
     assert_eq!(clustered.len(), 1);
     assert_eq!((clustered[0].story_id, clustered[0].lead.as_str()), (story, "Title\nx"));
     assert_eq!(clustered[0].vector, vec![0.25, -1.0]);
+}
+
+fn only_open_stories_are_restored_and_statistics_saved_with_assignments(f: Fixture) {
+    let s = f.store.as_ref();
+    // Story 1: 1–3 January (long closed); story 2: 20–28 January (recent); story 3: undated.
+    let dated = |id: &str, when: &str| Article { published: time(when), ..article(id, "x") };
+    let arts = [
+        dated("old1", "2026-01-01T00:00:00Z"),
+        dated("old2", "2026-01-03T00:00:00Z"),
+        dated("new1", "2026-01-20T00:00:00Z"),
+        dated("new2", "2026-01-28T00:00:00Z"),
+        Article { published: None, ..article("undated", "x") },
+    ];
+    let rows: Vec<_> = arts.iter().map(|a| new(a, &a.id, None)).collect();
+    s.insert_articles(&rows).unwrap();
+    let vectors: Vec<(String, Vec<f32>)> = arts.iter().map(|a| (a.id.clone(), vec![1.0, 0.0])).collect();
+    s.put_article_vectors("m", &vectors).unwrap();
+    assert_eq!(s.cluster_state("m").unwrap(), None);
+    let state = ClusterState { model: "m".into(), articles: 4, observed: vec![7; 1000] };
+    let ids = s
+        .assign_observed(
+            2,
+            &[("old1".into(), Err(0)), ("old2".into(), Err(0)), ("new1".into(), Err(1)), ("new2".into(), Err(1))],
+            &state,
+        )
+        .unwrap();
+    assert_eq!(s.cluster_state("m").unwrap(), Some(state));
+    assert_eq!(s.cluster_state("other").unwrap(), None);
+    assert_eq!(s.clustered_count("m").unwrap(), 4);
+    let third = s.assign(1, &[("undated".into(), Err(0))]).unwrap()[0];
+    assert_eq!(s.clustered_count("m").unwrap(), 5);
+    assert_eq!(s.clustered_count("other").unwrap(), 0);
+    // An article of 30 January with a 7-day window and a 21-day lifetime.
+    let open = |latest: &str, earliest: &str| {
+        let mut got: Vec<(i64, Option<DateTime<Utc>>)> = s
+            .open_story_vectors("m", time(latest).unwrap(), time(earliest).unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.story_id, v.published))
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(
+        open("2026-01-23T00:00:00Z", "2026-01-09T00:00:00Z"),
+        vec![(ids[1], time("2026-01-20T00:00:00Z")), (ids[1], time("2026-01-28T00:00:00Z")), (third, None)]
+    );
+    // For an article on 12 February story 2 has been quiet too long (last article on the 28th).
+    assert_eq!(open("2026-02-05T00:00:00Z", "2026-01-22T00:00:00Z"), vec![(third, None)]);
+    assert_eq!(open("2025-12-01T00:00:00Z", "2025-12-01T00:00:00Z").len(), 5);
+    // A later save replaces the earlier one.
+    let later = ClusterState { model: "m".into(), articles: 5, observed: vec![1, 2] };
+    s.assign_observed(0, &[], &later).unwrap();
+    assert_eq!((f.reopen)().cluster_state("m").unwrap(), Some(later));
 }
 
 fn rechecks_record_edits_and_removals(f: Fixture) {
@@ -502,6 +556,7 @@ conformance!(
     stories_assignment_texts_and_summaries,
     a_mark_made_while_writing_is_not_lost,
     vectors_round_trip,
+    only_open_stories_are_restored_and_statistics_saved_with_assignments,
     rechecks_record_edits_and_removals,
     machine_rewrites_and_editor_corrections_are_numbered_revisions,
     concurrent_editors_get_distinct_revision_numbers,

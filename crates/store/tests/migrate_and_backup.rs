@@ -5,7 +5,7 @@
 use chorus_core::{Article, Outlet, OutletKind, StoryArticle, SynthSentence};
 use chorus_store::prelude::*;
 use chorus_store::testing::TestDatabase;
-use chorus_store::{FeedUpdate, NewArticle, NewReport, PgStore, RecheckOutcome, Session, SqliteStore};
+use chorus_store::{ClusterState, FeedUpdate, NewArticle, NewReport, PgStore, RecheckOutcome, Session, SqliteStore};
 use chrono::{DateTime, Duration, Utc};
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -59,7 +59,9 @@ fn populate(s: &dyn SiteStore) -> (i64, i64) {
     s.insert_articles(&[new(a, None), new(b, None), new(c, Some("a"))]).unwrap();
     s.put_article_vectors("m", &[("a".into(), vec![0.1, -0.2, 3.0e-8]), ("b".into(), vec![1.0, 0.0, 0.0])]).unwrap();
     s.put_sentence_vectors("m", &[(u64::MAX - 1, vec![0.5]), (42, vec![-0.5])]).unwrap();
-    let ids = s.assign(2, &[("a".into(), Err(0)), ("c".into(), Err(0)), ("b".into(), Err(1))]).unwrap();
+    let state = ClusterState { model: "m".into(), articles: 3, observed: vec![0, 1, 2, 255] };
+    let ids =
+        s.assign_observed(2, &[("a".into(), Err(0)), ("c".into(), Err(0)), ("b".into(), Err(1))], &state).unwrap();
     let text = |story: i64, lang: &str, sentence: &str| StoryArticle {
         story_id: story,
         lang: lang.into(),
@@ -148,6 +150,7 @@ fn view(s: &dyn SiteStore, ids: (i64, i64)) -> String {
     out.push(format!("{sv:?}"));
     out.push(format!("{:?}", s.fingerprints().unwrap()));
     out.push(format!("{:?}", s.dirty_stories().unwrap()));
+    out.push(format!("{:?}", s.cluster_state("m").unwrap()));
     out.push(format!("{:?}", s.user_password_hash("alice").unwrap()));
     out.push(format!("{:?}", s.session("tok", Utc::now()).unwrap().map(|s| s.user)));
     out.join("\n")
@@ -166,8 +169,8 @@ fn a_sqlite_database_moves_to_postgres_whole() {
     let report =
         chorus_store::copy::sqlite_to_postgres(&path, &db.url, |table, n| seen.push((table.to_string(), n))).unwrap();
     assert!(report.verified());
-    assert_eq!(report.tables.len(), 17, "every table");
-    assert!(report.tables.iter().filter(|(_, n, _)| *n > 0).count() >= 16, "{:?}", report.tables);
+    assert_eq!(report.tables.len(), 18, "every table");
+    assert!(report.tables.iter().filter(|(_, n, _)| *n > 0).count() >= 17, "{:?}", report.tables);
     let pg = db.store().unwrap();
     assert_eq!(view(&pg, ids), before, "PostgreSQL reads back what SQLite held");
 

@@ -281,7 +281,7 @@ fn two_web_processes_accept_each_others_forms_and_count_a_reader_once() {
         generation: None,
         revision: 0,
     };
-    store.put_story_texts(id, 1, &[text]).expect("texts");
+    store.put_story_texts(id, 1, std::slice::from_ref(&text)).expect("texts");
 
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().to_str().expect("utf-8");
@@ -302,15 +302,58 @@ fn two_web_processes_accept_each_others_forms_and_count_a_reader_once() {
         (Process { child, log: tmp.path().join(format!("{name}.log")) }, port)
     };
     let ((_a, pa), (_b, pb)) = (web("a"), web("b"));
-    // A reader reads the story on node a, then (the balancer moved them) on node b.
-    let page = http(pa, "GET", &format!("/stories/{id}"), "");
+    // Behind one port: a balancer that sends each connection to the next node in turn.
+    let (port, served_by) = round_robin(vec![pa, pb]);
+    // A reader opens the story (node a) and sends the report form it shows (node b,
+    // which accepts what node a signed); then reads the story twice more (a, b).
+    let page = http(port, "GET", &format!("/stories/{id}"), "");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     let token = page.split("name=\"token\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a form token");
-    assert!(http(pb, "GET", &format!("/stories/{id}"), "").starts_with("HTTP/1.1 200"));
-    assert_eq!(store.story_views(id).expect("views"), 1, "one reader, one view, whichever node served them");
-    // The report form rendered by node a is accepted by node b.
     let form = format!("kind=factual&body=It+was+thirty-six.&lang=en&token={token}");
-    let answer = http(pb, "POST", &format!("/stories/{id}/reports"), &form);
+    let answer = http(port, "POST", &format!("/stories/{id}/reports"), &form);
     assert!(answer.starts_with("HTTP/1.1 303"), "node b refused node a's form: {answer}");
     assert_eq!(store.reports(None, 10).expect("reports").len(), 1);
+    for _ in 0..2 {
+        assert!(http(port, "GET", &format!("/stories/{id}"), "").starts_with("HTTP/1.1 200"));
+    }
+    assert_eq!(store.story_views(id).expect("views"), 1, "one reader, one view, whichever node served them");
+    assert_eq!(*served_by.lock().expect("log"), [pa, pb, pa, pb], "the balancer alternated");
+
+    // A text written elsewhere reaches both nodes' pages (NOTIFY empties their caches).
+    let mut rewritten = text.clone();
+    rewritten.paragraphs =
+        vec![vec![chorus_core::SynthSentence::unsourced("Thirty-six nations met in Paris on Tuesday.", "en")]];
+    store.put_story_texts(id, 1, &[rewritten]).expect("texts");
+    for node in [pa, pb] {
+        wait_for("the node to serve the new text", Duration::from_secs(20), || {
+            http(node, "GET", &format!("/stories/{id}"), "").contains("Thirty-six nations")
+        });
+    }
+}
+
+/// A TCP balancer on a free port that hands each connection to the next of `backends`
+/// in turn (as nginx or HAProxy would), and the backends it chose, in order.
+fn round_robin(backends: Vec<u16>) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u16>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("balancer port");
+    let port = listener.local_addr().expect("addr").port();
+    let chosen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = chosen.clone();
+    std::thread::spawn(move || {
+        for (n, client) in listener.incoming().enumerate() {
+            let Ok(client) = client else { continue };
+            let backend = backends[n % backends.len()];
+            log.lock().expect("log").push(backend);
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", backend)) else { continue };
+            let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                })
+            };
+            let (c2, s2) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+            pipe(client, server);
+            pipe(s2, c2);
+        }
+    });
+    (port, chosen)
 }

@@ -734,8 +734,7 @@ mod tests {
             .map(|i| {
                 let e = (i * 7) % events;
                 // Each event lives about a week, starting at a point of the 90 days.
-                let t = start
-                    + chrono::Duration::hours((e * 90 * 24 / events) as i64 + ((i * 13) % 150) as i64);
+                let t = start + chrono::Duration::hours((e * 90 * 24 / events) as i64 + ((i * 13) % 150) as i64);
                 let mut v = vec![0.3f32; dim];
                 v[e % dim] += 0.5;
                 v[(e * 5 + 1) % dim] += 0.3;

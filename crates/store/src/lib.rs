@@ -200,6 +200,17 @@ pub fn redact(address: &str) -> String {
     }
 }
 
+/// The SQL condition (both backends) selecting articles of stories whose latest article
+/// is not before parameter `latest` and whose earliest is not before parameter `earliest`
+/// (undated stories always qualify); see [`ArticleStore::open_story_vectors`].
+pub(crate) fn open_stories_condition(latest: &str, earliest: &str) -> String {
+    format!(
+        "a.story_id IN (SELECT story_id FROM articles WHERE story_id IS NOT NULL GROUP BY story_id \
+         HAVING (max(published) IS NULL OR max(published) >= {latest}) \
+         AND (min(published) IS NULL OR min(published) >= {earliest}))"
+    )
+}
+
 /// Articles, their vectors and their re-checks: what ingest stores and embedding and
 /// clustering read.
 pub trait ArticleStore: Send + Sync {

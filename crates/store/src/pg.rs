@@ -560,13 +560,7 @@ impl ArticleStore for PgStore {
         latest_since: DateTime<Utc>,
         earliest_since: DateTime<Utc>,
     ) -> Result<Vec<ClusteredVector>> {
-        self.vectors_where(
-            model,
-            "a.story_id IN (SELECT story_id FROM articles WHERE story_id IS NOT NULL GROUP BY story_id \
-             HAVING (max(published) IS NULL OR max(published) >= $2) \
-             AND (min(published) IS NULL OR min(published) >= $3))",
-            Some((latest_since, earliest_since)),
-        )
+        self.vectors_where(model, &crate::open_stories_condition("$2", "$3"), Some((latest_since, earliest_since)))
     }
 
     fn clustered_count(&self, model: &str) -> Result<u64> {

@@ -321,9 +321,7 @@ impl ArticleStore for SqliteStore {
     ) -> Result<Vec<ClusteredVector>> {
         self.vectors_where(
             model,
-            "a.story_id IN (SELECT story_id FROM articles WHERE story_id IS NOT NULL GROUP BY story_id \
-             HAVING (max(published) IS NULL OR max(published) >= ?2) \
-             AND (min(published) IS NULL OR min(published) >= ?3))",
+            &crate::open_stories_condition("?2", "?3"),
             Some((fmt_time(&latest_since), fmt_time(&earliest_since))),
         )
     }

@@ -318,7 +318,8 @@ fn words(text: &str) -> Vec<&str> {
 /// Re-fetches the articles whose check is due (24 hours and 7 days after they were
 /// stored). An edited text replaces the stored one (the old version stays in the
 /// article's revisions) and its story is written again; a page answering 404 or 410 is
-/// recorded as gone; a failed check is retried in an hour.
+/// recorded as gone; a failed check is retried in an hour. Checks are claimed (like feeds,
+/// for [`FETCH_LEASE`]), so two `fetch` processes never re-check one source together.
 pub async fn recheck_due(
     store: &dyn Store,
     fetcher: &Fetcher,
@@ -326,10 +327,16 @@ pub async fn recheck_due(
     stop: &dyn Fn() -> bool,
 ) -> Result<RecheckReport, pipeline::PipelineError> {
     let mut report = RecheckReport::default();
-    for due in store.due_rechecks(now, 200)? {
+    let worker = crate::roles::worker_id();
+    let claimed = store.claim_due_rechecks(now, &worker, FETCH_LEASE, 200)?;
+    let mut left: Vec<String> = claimed.iter().rev().map(|d| d.record.article.id.clone()).collect();
+    for due in claimed {
         if stop() {
+            // What this process will not check is free for another at once.
+            store.release(Work::Recheck, &worker, &left)?;
             break;
         }
+        left.pop();
         report.checked += 1;
         let article = &due.record.article;
         let next = match due.checks_done {
@@ -403,6 +410,7 @@ pub async fn recheck_due(
             }
         };
         store.record_recheck(&article.id, &outcome, now, next)?;
+        store.release(Work::Recheck, &worker, std::slice::from_ref(&article.id))?;
     }
     Ok(report)
 }

@@ -332,6 +332,16 @@ pub trait WorkStore: Send + Sync {
     fn claim_unembedded(&self, model: &str, worker: &str, lease: Duration, limit: usize) -> Result<Vec<ArticleRecord>>;
     /// Claims up to `limit` dirty stories that no live lease holds, by id, for `lease`.
     fn claim_dirty_stories(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<DirtyStory>>;
+    /// Claims up to `limit` sources whose re-check is due at `now` and that no live lease
+    /// holds (the longest waiting first), for `lease`; [`ArticleStore::record_recheck`]
+    /// then schedules the next check and [`WorkStore::release`] frees the claim.
+    fn claim_due_rechecks(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Recheck>>;
     /// Claims up to `limit` feeds due at `now` that no live lease holds (the longest
     /// waiting first), for `lease`.
     fn claim_due_feeds(
@@ -380,6 +390,8 @@ pub enum Work {
     Write,
     /// A feed to poll (key: feed URL).
     Fetch,
+    /// A source to re-check (key: article id).
+    Recheck,
 }
 
 impl Work {
@@ -389,6 +401,7 @@ impl Work {
             Work::Embed => "embed",
             Work::Write => "write",
             Work::Fetch => "fetch",
+            Work::Recheck => "recheck",
         }
     }
 }

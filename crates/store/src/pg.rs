@@ -1015,6 +1015,34 @@ impl WorkStore for PgStore {
         })
     }
 
+    fn claim_due_rechecks(&self, now: DateTime<Utc>, worker: &str, lease: Span, limit: usize) -> Result<Vec<Recheck>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.tx(|tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {ARTICLE_COLUMNS_OF_A}, r.checks_done FROM article_rechecks r JOIN articles a \
+                     ON a.id = r.article_id WHERE r.due_at IS NOT NULL AND r.due_at <= $1 \
+                     AND NOT EXISTS (SELECT 1 FROM work_leases l WHERE l.kind = 'recheck' \
+                     AND l.key = r.article_id AND l.until > now() AND l.owner <> $2) \
+                     ORDER BY r.due_at, a.seq LIMIT $3 FOR UPDATE OF r SKIP LOCKED"
+                ),
+                &[&now, &worker, &limit],
+            )?;
+            let due: Vec<Recheck> = rows
+                .iter()
+                .map(|r| {
+                    Ok(Recheck {
+                        record: record_from_row(r)?,
+                        checks_done: u32::try_from(r.try_get::<_, i32>(10)?).unwrap_or(0),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let keys: Vec<String> = due.iter().map(|r| r.record.article.id.clone()).collect();
+            take_leases(tx, Work::Recheck, &keys, worker, lease)?;
+            Ok(due)
+        })
+    }
+
     fn release(&self, work: Work, worker: &str, keys: &[String]) -> Result<()> {
         self.with(|c| {
             c.execute(

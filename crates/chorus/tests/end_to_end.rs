@@ -7,16 +7,16 @@ use common::real_corpus;
 
 use chorus::pipeline;
 use chorus::settings::{Environment, Settings};
-use chorus_embed::E5Embedder;
+use chorus_embed::Embedder;
 use chorus_store::{SiteStore, SqliteStore, Store};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-fn embedder() -> &'static E5Embedder {
-    static E: OnceLock<E5Embedder> = OnceLock::new();
-    E.get_or_init(|| {
+fn embedder() -> &'static dyn Embedder {
+    static E: OnceLock<Box<dyn Embedder>> = OnceLock::new();
+    &**E.get_or_init(|| {
         chorus::service::load_embedder(&Settings::defaults(&Environment::of_process()).pipeline)
             .expect("model files fetched, verified and loaded (needs pip access once)")
     })

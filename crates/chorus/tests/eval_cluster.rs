@@ -16,7 +16,7 @@ fn neus_subset_scores_through_the_product_clusterer() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let settings = Settings::with_data_dir(&Environment::of_process(), tmp.path().to_path_buf());
     let embedder = chorus::service::load_embedder(&settings.pipeline).expect("model fetched and loaded");
-    let scores = chorus::evaluate::cluster(&subset, &embedder, &settings, None).expect("evaluates");
+    let scores = chorus::evaluate::cluster(&subset, &*embedder, &settings, None).expect("evaluates");
     assert_eq!((scores.n_articles, scores.n_gold), (75, 25));
     assert!(scores.bcubed.f1 > 0.6, "BCubed F1 {:.3} on 25 NeuS stories", scores.bcubed.f1);
     assert!(scores.bcubed.p > 0.0 && scores.pairwise.r > 0.0);

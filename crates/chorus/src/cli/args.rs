@@ -15,6 +15,22 @@ pub fn environment() -> &'static Environment {
     ENV.get_or_init(Environment::of_process)
 }
 
+/// The `--embedder` chosen on the command line (or `CHORUS_EMBEDDER`), for every
+/// command's settings.
+static EMBEDDER: OnceLock<chorus::settings::EmbedderKind> = OnceLock::new();
+
+/// Records the `--embedder` choice (once, before any settings are made).
+pub fn choose_embedder(kind: chorus::settings::EmbedderKind) {
+    let _ = EMBEDDER.set(kind);
+}
+
+/// Defaults of this process: the environment's, and the chosen embedder.
+fn defaults() -> Settings {
+    let mut s = Settings::defaults(environment());
+    s.pipeline.embedder = EMBEDDER.get().copied().unwrap_or_default();
+    s
+}
+
 fn default_data_dir() -> PathBuf {
     environment().data_dir.clone()
 }
@@ -39,7 +55,7 @@ pub struct Common {
 impl Common {
     /// The settings these arguments give (defaults for everything else).
     pub fn settings(&self) -> Settings {
-        let mut s = Settings::defaults(environment());
+        let mut s = defaults();
         s.store.data_dir = self.data_dir.clone();
         s.store.database = self.database.clone().filter(|d| !d.trim().is_empty());
         s.pipeline.threads = self.threads.max(1);
@@ -240,13 +256,14 @@ impl StoreArgs {
 /// Defaults for a command that works on a throw-away store (evaluation, benchmarks),
 /// with `threads` inference threads.
 pub fn scratch_settings(threads: usize) -> Settings {
-    let mut s = Settings::with_data_dir(environment(), std::env::temp_dir());
+    let mut s = defaults();
+    s.store.data_dir = std::env::temp_dir();
     s.pipeline.threads = threads.max(1);
     s
 }
 
 /// The embedding model, fetched once and verified.
-pub fn load_embedder(settings: &Settings) -> Result<chorus_embed::E5Embedder> {
+pub fn load_embedder(settings: &Settings) -> Result<Box<dyn chorus_embed::Embedder>> {
     chorus::service::load_embedder(&settings.pipeline).context("loading the embedding model")
 }
 

@@ -62,7 +62,7 @@ pub fn run(cmd: BenchCommand) -> Result<i32> {
             }
             let real = if articles > 0 {
                 let embedder = super::args::load_embedder(&settings)?;
-                Some(chorus::bench::real(articles, &embedder, &config)?)
+                Some(chorus::bench::real(articles, &*embedder, &config)?)
             } else {
                 None
             };

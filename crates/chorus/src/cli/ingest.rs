@@ -136,7 +136,7 @@ pub fn ingest_and_process(
         }
     };
     let llm = chorus::llm::build(&settings.llm)?;
-    let p = pipeline::process(store.as_ref(), &embedder, &settings.pipeline, llm.as_ref(), &mut progress)?;
+    let p = pipeline::process(store.as_ref(), &*embedder, &settings.pipeline, llm.as_ref(), &mut progress)?;
     let stats = store.stats()?;
     let n_articles = reports.iter().map(|r| r.inserted).sum::<usize>();
     let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };

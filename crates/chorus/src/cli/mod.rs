@@ -32,6 +32,11 @@ pub struct Cli {
     /// lower case). Flags and environment variables override it.
     #[arg(long, global = true, env = "CHORUS_CONFIG")]
     config: Option<PathBuf>,
+    /// Runtime that embeds texts: candle (pure Rust, f32) or onnx (ONNX Runtime on an
+    /// int8 graph exported once from the same weights; faster, vectors within cosine
+    /// 0.99). Vectors are stored per runtime, so switching embeds anew.
+    #[arg(long, global = true, env = "CHORUS_EMBEDDER", value_enum, default_value = "candle")]
+    embedder: chorus::settings::EmbedderKind,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,6 +102,7 @@ impl Cli {
 
     /// Runs the command; the exit status.
     pub fn dispatch(self) -> Result<i32> {
+        args::choose_embedder(self.embedder);
         match self.command {
             Command::Demo(a) => demo::run(a),
             Command::Ingest(a) => ingest::run(a),

@@ -40,7 +40,7 @@ pub fn run(a: ArticlesArgs) -> Result<i32> {
     let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
     let embedder = load_embedder(&settings)?;
     let mut lines = JsonlOut::create(out.as_deref())?;
-    let scores = chorus::eval_articles::articles(&store, &embedder, &settings.pipeline.synth, |e| lines.write(e))?;
+    let scores = chorus::eval_articles::articles(&store, &*embedder, &settings.pipeline.synth, |e| lines.write(e))?;
     lines.finish()?;
     if json {
         println!("{}", serde_json::to_string(&scores)?);

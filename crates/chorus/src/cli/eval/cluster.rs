@@ -95,7 +95,7 @@ pub fn run(a: ClusterArgs) -> Result<i32> {
         None
     };
     let scores =
-        chorus::evaluate::cluster(&articles, &embedder, &settings, cache_store.as_ref().map(|s| s as &dyn Store))?;
+        chorus::evaluate::cluster(&articles, &*embedder, &settings, cache_store.as_ref().map(|s| s as &dyn Store))?;
     if json {
         println!("{}", serde_json::to_string(&scores)?);
     } else {

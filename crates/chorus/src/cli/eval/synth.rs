@@ -66,7 +66,7 @@ pub fn run(a: SynthArgs) -> Result<i32> {
     let mut lines = JsonlOut::create(out.as_deref())?;
     let scores = chorus::evaluate::synth(
         &stories,
-        &embedder,
+        &*embedder,
         &settings.pipeline,
         cache_store.as_ref().map(|s| s as &dyn Store),
         llm_stage.as_ref(),

@@ -32,7 +32,7 @@ pub fn run(a: TranslationsArgs) -> Result<i32> {
     let articles: Vec<chorus_core::Article> = batch.articles.into_iter().map(|(_, a)| a).collect();
     let embedder = load_embedder(&scratch_settings(1))?;
     let store = SqliteStore::open_in_memory()?;
-    let c = chorus::eval_articles::translation_calibration(&articles, &store, &embedder)?;
+    let c = chorus::eval_articles::translation_calibration(&articles, &store, &*embedder)?;
     if json {
         println!("{}", serde_json::to_string(&c)?);
     } else {

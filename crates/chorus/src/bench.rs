@@ -188,3 +188,89 @@ pub fn real(
         embed_share: embed_secs / (embed_secs + cluster_secs).max(f64::EPSILON),
     })
 }
+
+/// One run of the whole pipeline over the demo corpus (`chorus bench pipeline`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PipelineFigures {
+    /// The embedding runtime (`candle` or `onnx`).
+    pub embedder: String,
+    /// Inference threads.
+    pub threads: usize,
+    /// Articles ingested.
+    pub articles: usize,
+    /// Stories written.
+    pub stories: usize,
+    /// Editions written.
+    pub editions: usize,
+    /// Seconds from the first line read to the last edition stored (model load excluded).
+    pub end_to_end_secs: f64,
+    /// Articles per second, end to end.
+    pub end_to_end_articles_per_s: f64,
+    /// Articles embedded per second.
+    pub embed_articles_per_s: f64,
+    /// Stories written per second (sentence embedding included).
+    pub synth_stories_per_s: f64,
+    /// Seconds per stage: ingest, embed, cluster, synthesise.
+    pub stage_secs: [f64; 4],
+    /// Seconds loading (and, the first time, fetching) the model; not in end to end.
+    pub model_load_secs: f64,
+    /// Peak resident memory of the process, in bytes (`VmHWM`; 0 where unknown).
+    pub peak_rss_bytes: u64,
+}
+
+/// Runs the demo corpus through a fresh SQLite store in `data_dir` with `settings`
+/// (ingest → embed → cluster → write every edition) and times it.
+pub fn pipeline(
+    settings: &crate::settings::Settings,
+    data_dir: &std::path::Path,
+) -> Result<PipelineFigures, crate::service::ServiceError> {
+    use crate::pipeline;
+    let t = Instant::now();
+    let embedder = crate::service::load_embedder(&settings.pipeline)?;
+    let model_load_secs = t.elapsed().as_secs_f64();
+    let store = chorus_store::SqliteStore::open(&data_dir.join("chorus.db"))?;
+    let start = Instant::now();
+    let mut dedup = pipeline::load_dedup_index(&store)?;
+    let mut articles = 0;
+    for (name, text) in crate::demo::DEMO_CORPUS {
+        let r = pipeline::ingest_jsonl(
+            &store,
+            text.as_bytes(),
+            name,
+            data_dir,
+            &mut dedup,
+            settings.pipeline.duplicate_threshold,
+        )?;
+        articles += r.inserted;
+    }
+    let ingest_secs = start.elapsed().as_secs_f64();
+    let p = pipeline::process(&store, embedder.as_ref(), &settings.pipeline, None, &mut |_, _, _| {})?;
+    let end_to_end_secs = start.elapsed().as_secs_f64();
+    let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    Ok(PipelineFigures {
+        embedder: format!("{:?}", settings.pipeline.embedder).to_lowercase(),
+        threads: settings.pipeline.threads,
+        articles,
+        stories: p.synth.stories,
+        editions: p.synth.articles,
+        end_to_end_secs,
+        end_to_end_articles_per_s: rate(articles, end_to_end_secs),
+        embed_articles_per_s: rate(p.embedded, p.embed_secs),
+        synth_stories_per_s: rate(p.synth.stories, p.synth_secs),
+        stage_secs: [ingest_secs, p.embed_secs, p.cluster_secs, p.synth_secs],
+        model_load_secs,
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
+/// This process's peak resident memory (`VmHWM` in `/proc/self/status`), 0 where unknown.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmHWM:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
+}

@@ -4,9 +4,9 @@
 
 use crate::pipeline::{self, PipelineError};
 use crate::roles::{Claims, Role, Roles, embed_claimed, write_claimed};
+use crate::settings::EmbedderKind;
 use crate::settings::{OpenError, PipelineSettings, Settings, SiteSettings};
 use chorus_embed::{E5Embedder, EmbedError, Embedder, fetch};
-use crate::settings::EmbedderKind;
 use chorus_store::{Leadership, SiteStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -66,7 +66,11 @@ pub struct OnnxFiles {
 /// them): the runtime library out of its pinned wheel, and the int8 graph exported from the
 /// pinned weights in `e5_dir` by the bundled export script in a virtual environment with
 /// [`EXPORT_PACKAGES`]; both are checked against their sha256.
-pub fn prepare(cache: &ModelCache, e5_dir: &Path, mut on_event: impl FnMut(FetchEvent)) -> Result<OnnxFiles, EmbedError> {
+pub fn prepare(
+    cache: &ModelCache,
+    e5_dir: &Path,
+    mut on_event: impl FnMut(FetchEvent),
+) -> Result<OnnxFiles, EmbedError> {
     let runtime_dir = cache.ensure(&cache.model_dir("onnxruntime-1.32.0"), &[ONNX_RUNTIME], &mut on_event)?;
     let runtime = runtime_dir.join(ONNX_RUNTIME.file_name);
     let dir = cache.model_dir("multilingual-e5-small-onnx");

@@ -270,14 +270,11 @@ pub fn python_env(cache: &ModelCache, name: &str, packages: &[&str]) -> Result<P
     }
     let run = |cmd: &mut Command, what: &str| -> Result<(), FetchError> {
         // Their progress is not the command's output: it goes to standard error.
-        let status = cmd.stdout(std::io::stderr()).status().map_err(|e| {
-            FetchError::Fetch(format!("could not run {what}: {e}. Install Python 3 with venv and pip"))
-        })?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(FetchError::Fetch(format!("{what} failed ({status})")))
-        }
+        let status = cmd
+            .stdout(std::io::stderr())
+            .status()
+            .map_err(|e| FetchError::Fetch(format!("could not run {what}: {e}. Install Python 3 with venv and pip")))?;
+        if status.success() { Ok(()) } else { Err(FetchError::Fetch(format!("{what} failed ({status})"))) }
     };
     run(Command::new(&cache.python).args(["-m", "venv"]).arg(&dir), "python3 -m venv")?;
     run(

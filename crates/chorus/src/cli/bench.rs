@@ -1,7 +1,8 @@
 //! `chorus bench`: speed measurements.
 
-use anyhow::Result;
-use chorus::settings::default_threads;
+use anyhow::{Context, Result};
+use chorus::bench::PipelineFigures;
+use chorus::settings::{EmbedderKind, default_threads};
 use clap::Subcommand;
 
 /// The `chorus bench` commands.
@@ -32,13 +33,39 @@ pub enum BenchCommand {
         #[arg(long, env = "CHORUS_THREADS", default_value_t = default_threads())]
         threads: usize,
     },
+    /// The whole pipeline on the demo corpus through a fresh store (ingest → embed →
+    /// cluster → write every edition), once with `--path` and once with `--baseline`, each
+    /// in a process of its own (so peak memory is each one's): articles/s per stage and
+    /// end to end, stories/s of writing, peak RSS, and the ratios.
+    Pipeline {
+        /// The embedding runtime measured.
+        #[arg(long, value_enum, default_value = "onnx")]
+        path: EmbedderKind,
+        /// The runtime it is compared with, in the same command.
+        #[arg(long, value_enum, default_value = "candle")]
+        baseline: EmbedderKind,
+        /// Only measure `--path`, without a baseline.
+        #[arg(long)]
+        no_baseline: bool,
+        /// Print one JSON object: {"end_to_end_articles_per_s","embed_articles_per_s",
+        /// "synth_stories_per_s","peak_rss_bytes",…,"baseline":{…}}.
+        #[arg(long)]
+        json: bool,
+        /// Run one measurement in this process and print its JSON (used by the command
+        /// itself for each run).
+        #[arg(long, hide = true)]
+        single: bool,
+        /// Threads for model inference.
+        #[arg(long, env = "CHORUS_THREADS", default_value_t = default_threads())]
+        threads: usize,
+    },
 }
 
 impl BenchCommand {
     /// Inference threads asked for.
     pub fn threads(&self) -> Option<usize> {
         match self {
-            BenchCommand::Cluster { threads, .. } => Some(*threads),
+            BenchCommand::Cluster { threads, .. } | BenchCommand::Pipeline { threads, .. } => Some(*threads),
         }
     }
 }
@@ -46,6 +73,75 @@ impl BenchCommand {
 /// Runs one `chorus bench` command.
 pub fn run(cmd: BenchCommand) -> Result<i32> {
     match cmd {
+        BenchCommand::Pipeline { path, baseline, no_baseline, json, single, threads } => {
+            if single {
+                let mut settings = super::args::scratch_settings(threads);
+                settings.pipeline.embedder = path;
+                let dir = tempfile_dir()?;
+                let figures = chorus::bench::pipeline(&settings, &dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                println!("{}", serde_json::to_string(&figures?)?);
+                return Ok(0);
+            }
+            let measure = |kind: EmbedderKind| -> Result<PipelineFigures> {
+                eprintln!("measuring the pipeline with --embedder {kind:?} ({threads} thread(s))…");
+                let exe = std::env::current_exe().context("finding the chorus binary")?;
+                let name = format!("{kind:?}").to_lowercase();
+                let out = std::process::Command::new(exe)
+                    .args(["bench", "pipeline", "--single", "--path", &name, "--threads", &threads.to_string()])
+                    .stderr(std::process::Stdio::inherit())
+                    .output()
+                    .context("running a measurement")?;
+                anyhow::ensure!(out.status.success(), "the {name} measurement failed ({})", out.status);
+                let line = String::from_utf8_lossy(&out.stdout);
+                serde_json::from_str(line.trim()).with_context(|| format!("reading the {name} measurement"))
+            };
+            let current = measure(path)?;
+            let base = if no_baseline { None } else { Some(measure(baseline)?) };
+            if json {
+                let mut v = serde_json::to_value(&current)?;
+                if let (Some(obj), Some(b)) = (v.as_object_mut(), &base) {
+                    obj.insert("baseline".into(), serde_json::to_value(b)?);
+                }
+                println!("{v}");
+                return Ok(0);
+            }
+            let row = |f: &PipelineFigures| {
+                println!(
+                    "{:<8} {:>9.1} {:>9.1} {:>9.1} {:>10.2} {:>8.0} MiB   ({} articles, {} stories, {} editions; stages {:.1}/{:.1}/{:.1}/{:.1} s)",
+                    f.embedder,
+                    f.end_to_end_secs,
+                    f.end_to_end_articles_per_s,
+                    f.embed_articles_per_s,
+                    f.synth_stories_per_s,
+                    f.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+                    f.articles,
+                    f.stories,
+                    f.editions,
+                    f.stage_secs[0],
+                    f.stage_secs[1],
+                    f.stage_secs[2],
+                    f.stage_secs[3]
+                )
+            };
+            println!(
+                "{:<8} {:>9} {:>9} {:>9} {:>10} {:>12}",
+                "embedder", "seconds", "art/s", "embed/s", "stories/s", "peak RSS"
+            );
+            row(&current);
+            if let Some(b) = &base {
+                row(b);
+                let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+                println!(
+                    "ratio    end to end ×{:.2}, embedding ×{:.2}, writing ×{:.2}, memory ×{:.2}",
+                    ratio(current.end_to_end_articles_per_s, b.end_to_end_articles_per_s),
+                    ratio(current.embed_articles_per_s, b.embed_articles_per_s),
+                    ratio(current.synth_stories_per_s, b.synth_stories_per_s),
+                    ratio(current.peak_rss_bytes as f64, b.peak_rss_bytes as f64)
+                );
+            }
+            Ok(0)
+        }
         BenchCommand::Cluster { articles, stories, per_day, worst_case_max, lexical_weight, json, threads } => {
             let settings = super::args::scratch_settings(threads);
             let mut config = settings.pipeline.clone();
@@ -110,4 +206,14 @@ pub fn run(cmd: BenchCommand) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// A fresh folder for one measurement's store.
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("chorus-bench-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }

@@ -80,14 +80,7 @@ pub fn prepare(
         let path = path.to_path_buf();
         move |source| EmbedError::Io { path, source }
     };
-    let lock_path = dir.join(".export.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io(&lock_path))?;
-    lock.lock().map_err(io(&lock_path))?;
+    let _lock = chorus_models::lock_file(&dir.join(".export.lock"))?;
     if model.exists() && sha256_file(&model).map_err(io(&model))? == ONNX_MODEL_SHA256 {
         on_event(FetchEvent::Cached(model.clone()));
         return Ok(OnnxFiles { runtime, model });

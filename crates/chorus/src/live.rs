@@ -329,14 +329,13 @@ pub async fn recheck_due(
     let mut report = RecheckReport::default();
     let worker = crate::roles::worker_id();
     let claimed = store.claim_due_rechecks(now, &worker, FETCH_LEASE, 200)?;
-    let mut left: Vec<String> = claimed.iter().rev().map(|d| d.record.article.id.clone()).collect();
-    for due in claimed {
+    for (k, due) in claimed.iter().enumerate() {
         if stop() {
             // What this process will not check is free for another at once.
+            let left: Vec<String> = claimed[k..].iter().map(|d| d.record.article.id.clone()).collect();
             store.release(Work::Recheck, &worker, &left)?;
             break;
         }
-        left.pop();
         report.checked += 1;
         let article = &due.record.article;
         let next = match due.checks_done {

@@ -330,36 +330,37 @@ pub fn cluster_pending_with(
         Statistics::Saved => resume(store, model_id, dim, config)?,
         Statistics::Rebuild => None,
     };
-    let (mut clusterer, stored) = match saved {
-        Some(clusterer) => {
+    let stored = match &saved {
+        Some(_) => {
             // Only stories some pending article may still join are restored: those whose
             // latest article is within the window, and whose first within the lifetime,
             // of the earliest pending article (an undated pending article may join any).
             let dated: Option<Vec<chrono::DateTime<Utc>>> =
                 pending.iter().filter(|r| vectors.contains_key(&r.article.id)).map(|r| r.article.published).collect();
             let days = |d: f64| chrono::Duration::milliseconds((d * 86_400_000.0) as i64);
-            let stored = match dated.and_then(|t| t.into_iter().min()) {
+            match dated.and_then(|t| t.into_iter().min()) {
                 Some(first) => store.open_story_vectors(
                     model_id,
                     first - days(config.window_days),
                     first - days(config.max_story_days),
                 )?,
                 None => store.clustered_vectors(model_id)?,
-            };
-            (clusterer, stored)
-        }
-        None => {
-            let mut clusterer = OnlineClusterer::new(config, dim);
-            let stored = store.clustered_vectors(model_id)?;
-            for cv in &stored {
-                let terms = if lexical { lexical_terms(&cv.lead) } else { Vec::new() };
-                clusterer.observe(&cv.vector, Some(&cv.lang), &terms).map_err(cluster_err("(stored)"))?;
             }
-            (clusterer, stored)
         }
+        None => store.clustered_vectors(model_id)?,
     };
     let stored_terms: Vec<Vec<(u64, f32)>> =
         stored.iter().map(|cv| if lexical { lexical_terms(&cv.lead) } else { Vec::new() }).collect();
+    let mut clusterer = match saved {
+        Some(clusterer) => clusterer,
+        None => {
+            let mut clusterer = OnlineClusterer::new(config, dim);
+            for (cv, terms) in stored.iter().zip(&stored_terms) {
+                clusterer.observe(&cv.vector, Some(&cv.lang), terms).map_err(cluster_err("(stored)"))?;
+            }
+            clusterer
+        }
+    };
     let pending_terms: HashMap<&str, Vec<(u64, f32)>> = pending
         .iter()
         .map(|r| (r.article.id.as_str(), if lexical { article_terms(&r.article) } else { Vec::new() }))
@@ -443,10 +444,6 @@ fn resume(
 ) -> Result<Option<OnlineClusterer>> {
     let Some(saved) = store.cluster_state(model_id)? else { return Ok(None) };
     let clustered = store.clustered_count(model_id)?;
-    if saved.articles != clustered {
-        tracing::info!(saved = saved.articles, clustered, "clustering statistics are out of date; rebuilding them");
-        return Ok(None);
-    }
     match OnlineClusterer::with_observed(config, dim, &saved.observed) {
         Ok(c)
             if c.observed() as u64 == clustered
@@ -454,7 +451,10 @@ fn resume(
         {
             Ok(Some(c))
         }
-        Ok(_) => Ok(None),
+        Ok(c) => {
+            tracing::info!(saved = c.observed(), clustered, "clustering statistics are out of date; rebuilding them");
+            Ok(None)
+        }
         Err(e) => {
             tracing::warn!("saved clustering statistics unreadable ({e}); rebuilding them");
             Ok(None)

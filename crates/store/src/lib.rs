@@ -137,8 +137,9 @@ pub struct ClusteredVector {
 pub struct ClusterState {
     /// The embedding model.
     pub model: String,
-    /// How many clustered articles the statistics cover; when it differs from
-    /// [`ArticleStore::clustered_count`], the statistics are rebuilt from every vector.
+    /// How many clustered articles the statistics cover (also inside `observed`; kept as a
+    /// column so it can be read without decoding them). When the statistics cover a
+    /// different number than [`ArticleStore::clustered_count`], they are rebuilt.
     pub articles: u64,
     /// The statistics (`chorus_cluster::OnlineClusterer::observed_bytes`).
     pub observed: Vec<u8>,

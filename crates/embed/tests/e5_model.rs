@@ -98,11 +98,11 @@ fn the_onnx_backend_agrees_with_candle() {
     .collect();
     let (a, b) = (candle.embed(&texts).expect("candle"), onnx.embed(&texts).expect("onnx"));
     for (x, y) in a.iter().zip(&b) {
-        assert!(cosine(x, y) > 0.99, "int8 vector drifts: cosine {}", cosine(x, y));
+        assert!(cosine(x, y) > 0.995, "int8 vector drifts: cosine {}", cosine(x, y));
     }
     for (i, j) in [(0, 1), (0, 2), (0, 3), (1, 5), (3, 5)] {
         let (ca, cb) = (cosine(&a[i], &a[j]), cosine(&b[i], &b[j]));
-        assert!((ca - cb).abs() < 0.02, "pair {i}-{j}: candle {ca:.3}, onnx {cb:.3}");
+        assert!((ca - cb).abs() < 0.01, "pair {i}-{j}: candle {ca:.4}, onnx {cb:.4}");
     }
     assert!(cosine(&b[0], &b[1]) > cosine(&b[0], &b[3]) + 0.05);
     // A second prepare only verifies.

@@ -481,6 +481,11 @@ pub struct SynthReport {
     pub remarked: usize,
 }
 
+/// Stories written together: their candidate sentences are embedded in one call, so
+/// sentences of similar length from different stories share batches (little padding)
+/// and the model runs on full batches rather than a story's few sentences.
+pub const WRITE_GROUP: usize = 64;
+
 /// Writes the article of every story whose sources changed, in each edition language;
 /// with a model stage, the model then rewrites each (see [`rewrite_with_llm`]).
 pub fn synthesize_dirty(
@@ -493,9 +498,13 @@ pub fn synthesize_dirty(
     let dirty = store.dirty_stories()?;
     let mut report = SynthReport::default();
     let now = Utc::now();
-    for (k, mark) in dirty.iter().enumerate() {
-        write_story(store, embedder, config, llm, *mark, now, &mut report)?;
-        on_story(k + 1, dirty.len());
+    let mut done = 0;
+    for group in dirty.chunks(WRITE_GROUP) {
+        write_stories(store, embedder, config, llm, group, now, &mut report, |_| {
+            done += 1;
+            on_story(done, dirty.len());
+            Ok(())
+        })?;
     }
     Ok(report)
 }
@@ -511,15 +520,61 @@ pub fn write_story(
     now: chrono::DateTime<Utc>,
     report: &mut SynthReport,
 ) -> Result<()> {
-    let story = &mark.id;
-    let sources = store.story_sources(*story)?;
-    let cands = chorus_synth::candidates(&sources, config);
-    let (vectors, fresh) = candidate_vectors(store, embedder, &sources, &cands)?;
+    write_stories(store, embedder, config, llm, &[mark], now, report, |_| Ok(()))
+}
+
+/// Writes several stories (see [`write_story`]): reads their sources, embeds the
+/// candidate sentences of all of them at once, then writes and stores each in turn,
+/// calling `on_written` after each is stored.
+#[allow(clippy::too_many_arguments)]
+pub fn write_stories(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    config: &SynthConfig,
+    llm: Option<&LlmStage>,
+    marks: &[chorus_store::DirtyStory],
+    now: chrono::DateTime<Utc>,
+    report: &mut SynthReport,
+    mut on_written: impl FnMut(&chorus_store::DirtyStory) -> Result<()>,
+) -> Result<()> {
+    let mut prepared = Vec::with_capacity(marks.len());
+    for mark in marks {
+        let sources = store.story_sources(mark.id)?;
+        let cands = chorus_synth::candidates(&sources, config);
+        let embed = needs_vectors(&sources, &cands);
+        prepared.push((mark, sources, cands, embed));
+    }
+    let wanted = prepared.iter().filter(|p| p.3).flat_map(|p| p.2.iter().map(|c| c.text.as_str()));
+    let (vectors, fresh) = sentence_vectors(store, embedder, wanted)?;
     report.sentences_embedded += fresh;
+    let mut vectors = vectors.into_iter();
+    for (mark, sources, cands, embed) in prepared {
+        let story_vectors: Option<Vec<Vec<f32>>> = embed.then(|| vectors.by_ref().take(cands.len()).collect());
+        write_prepared(store, embedder, config, llm, mark, &sources, &cands, story_vectors.as_deref(), now, report)?;
+        on_written(mark)?;
+    }
+    Ok(())
+}
+
+/// Writes one story from its sources, candidates and their vectors.
+#[allow(clippy::too_many_arguments)]
+fn write_prepared(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    config: &SynthConfig,
+    llm: Option<&LlmStage>,
+    mark: &chorus_store::DirtyStory,
+    sources: &[chorus_core::ArticleRecord],
+    cands: &[chorus_synth::Candidate],
+    vectors: Option<&[Vec<f32>]>,
+    now: chrono::DateTime<Utc>,
+    report: &mut SynthReport,
+) -> Result<()> {
+    let story = &mark.id;
     // Claims, reports and figures once per story; then each edition from them.
-    let analysis = chorus_synth::StoryAnalysis::new(&sources, &cands, vectors.as_deref(), config);
+    let analysis = chorus_synth::StoryAnalysis::new(sources, cands, vectors, config);
     let mut texts: Vec<StoryArticle> =
-        chorus_synth::editions(&sources).iter().map(|lang| analysis.edition(*story, lang, config, now)).collect();
+        chorus_synth::editions(sources).iter().map(|lang| analysis.edition(*story, lang, config, now)).collect();
     if let Some(stage) = llm {
         for text in &mut texts {
             *text = rewrite_with_llm(store, embedder, stage, text, report);
@@ -589,12 +644,17 @@ pub(crate) fn candidate_vectors(
     sources: &[chorus_core::ArticleRecord],
     cands: &[chorus_synth::Candidate],
 ) -> Result<(Option<Vec<Vec<f32>>>, usize)> {
-    let reports: BTreeSet<&str> = sources.iter().map(|r| r.report_id()).collect();
-    if reports.len() < 2 && cands.len() < 3 {
+    if !needs_vectors(sources, cands) {
         return Ok((None, 0));
     }
     let (v, fresh) = sentence_vectors(store, embedder, cands.iter().map(|c| c.text.as_str()))?;
     Ok((Some(v), fresh))
+}
+
+/// Whether a story's candidates need vectors (see [`candidate_vectors`]).
+fn needs_vectors(sources: &[chorus_core::ArticleRecord], cands: &[chorus_synth::Candidate]) -> bool {
+    let reports: BTreeSet<&str> = sources.iter().map(|r| r.report_id()).collect();
+    reports.len() >= 2 || cands.len() >= 3
 }
 
 /// Vectors for sentences, from the store's cache where possible. Returns the vectors in
@@ -605,6 +665,9 @@ pub(crate) fn sentence_vectors<'a>(
     sentences: impl Iterator<Item = &'a str>,
 ) -> Result<(Vec<Vec<f32>>, usize)> {
     let texts: Vec<String> = sentences.map(|s| format!("{E5_QUERY_PREFIX}{s}")).collect();
+    if texts.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
     let keys: Vec<u64> = texts.iter().map(|t| xxh3_64(t.as_bytes())).collect();
     let mut cached = store.sentence_vectors(embedder.model_id(), &keys)?;
     let missing: Vec<usize> = {

@@ -157,9 +157,9 @@ pub fn write_claimed(
 ) -> Result<usize, PipelineError> {
     let claimed = store.claim_dirty_stories(&claims.worker, claims.write_lease, claims.write_batch)?;
     let now = chrono::Utc::now();
-    for mark in &claimed {
-        pipeline::write_story(store, embedder, config, stage, *mark, now, report)?;
+    pipeline::write_stories(store, embedder, config, stage, &claimed, now, report, |mark| {
         store.release(Work::Write, &claims.worker, &[mark.id.to_string()])?;
-    }
+        Ok(())
+    })?;
     Ok(claimed.len())
 }

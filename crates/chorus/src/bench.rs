@@ -216,6 +216,49 @@ pub struct PipelineFigures {
     pub model_load_secs: f64,
     /// Peak resident memory of the process, in bytes (`VmHWM`; 0 where unknown).
     pub peak_rss_bytes: u64,
+    /// Candidate sentences embedded while writing (not found in the sentence cache).
+    #[serde(default)]
+    pub sentences_embedded: usize,
+    /// Seconds inside the model (articles and sentences), tokenizing included.
+    #[serde(default)]
+    pub model_secs: f64,
+    /// Share of end to end spent inside the model.
+    #[serde(default)]
+    pub model_share: f64,
+    /// Tokens embedded (articles and sentences, after truncation).
+    #[serde(default)]
+    pub embed_tokens: u64,
+    /// Positions the model computed (tokens plus batch padding).
+    #[serde(default)]
+    pub embed_positions: u64,
+    /// Tokens per second inside the model.
+    #[serde(default)]
+    pub embed_tokens_per_s: f64,
+}
+
+/// An embedder that measures the time spent in another one (for `bench pipeline`).
+struct TimedEmbedder<'a> {
+    inner: &'a dyn chorus_embed::Embedder,
+    nanos: std::sync::atomic::AtomicU64,
+}
+
+impl chorus_embed::Embedder for TimedEmbedder<'_> {
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, chorus_embed::EmbedError> {
+        let t = Instant::now();
+        let out = self.inner.embed(texts);
+        let nanos = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+        out
+    }
+    fn usage(&self) -> chorus_embed::EmbedUsage {
+        self.inner.usage()
+    }
 }
 
 /// Runs the demo corpus through a fresh SQLite store in `data_dir` with `settings`
@@ -228,6 +271,7 @@ pub fn pipeline(
     let t = Instant::now();
     let embedder = crate::service::load_embedder(&settings.pipeline)?;
     let model_load_secs = t.elapsed().as_secs_f64();
+    let timed = TimedEmbedder { inner: embedder.as_ref(), nanos: std::sync::atomic::AtomicU64::new(0) };
     let store = chorus_store::SqliteStore::open(&data_dir.join("chorus.db"))?;
     let start = Instant::now();
     let mut dedup = pipeline::load_dedup_index(&store)?;
@@ -244,8 +288,10 @@ pub fn pipeline(
         articles += r.inserted;
     }
     let ingest_secs = start.elapsed().as_secs_f64();
-    let p = pipeline::process(&store, embedder.as_ref(), &settings.pipeline, None, &mut |_, _, _| {})?;
+    let p = pipeline::process(&store, &timed, &settings.pipeline, None, &mut |_, _, _| {})?;
     let end_to_end_secs = start.elapsed().as_secs_f64();
+    let model_secs = timed.nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
+    let usage = chorus_embed::Embedder::usage(&timed);
     let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
     Ok(PipelineFigures {
         embedder: format!("{:?}", settings.pipeline.embedder).to_lowercase(),
@@ -260,6 +306,12 @@ pub fn pipeline(
         stage_secs: [ingest_secs, p.embed_secs, p.cluster_secs, p.synth_secs],
         model_load_secs,
         peak_rss_bytes: peak_rss_bytes(),
+        sentences_embedded: p.synth.sentences_embedded,
+        model_secs,
+        model_share: if end_to_end_secs > 0.0 { model_secs / end_to_end_secs } else { 0.0 },
+        embed_tokens: usage.tokens,
+        embed_positions: usage.positions,
+        embed_tokens_per_s: if model_secs > 0.0 { usage.tokens as f64 / model_secs } else { 0.0 },
     })
 }
 

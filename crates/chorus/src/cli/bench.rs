@@ -58,6 +58,9 @@ pub enum BenchCommand {
         /// Threads for model inference.
         #[arg(long, env = "CHORUS_THREADS", default_value_t = default_threads())]
         threads: usize,
+        /// Threads for the baseline's model inference (default: `--threads`).
+        #[arg(long)]
+        baseline_threads: Option<usize>,
     },
 }
 
@@ -73,7 +76,7 @@ impl BenchCommand {
 /// Runs one `chorus bench` command.
 pub fn run(cmd: BenchCommand) -> Result<i32> {
     match cmd {
-        BenchCommand::Pipeline { path, baseline, no_baseline, json, single, threads } => {
+        BenchCommand::Pipeline { path, baseline, no_baseline, json, single, threads, baseline_threads } => {
             if single {
                 let mut settings = super::args::scratch_settings(threads);
                 settings.pipeline.embedder = path;
@@ -83,7 +86,7 @@ pub fn run(cmd: BenchCommand) -> Result<i32> {
                 println!("{}", serde_json::to_string(&figures?)?);
                 return Ok(0);
             }
-            let measure = |kind: EmbedderKind| -> Result<PipelineFigures> {
+            let measure = |kind: EmbedderKind, threads: usize| -> Result<PipelineFigures> {
                 eprintln!("measuring the pipeline with --embedder {kind:?} ({threads} thread(s))…");
                 let exe = std::env::current_exe().context("finding the chorus binary")?;
                 let name = format!("{kind:?}").to_lowercase();
@@ -96,8 +99,8 @@ pub fn run(cmd: BenchCommand) -> Result<i32> {
                 let line = String::from_utf8_lossy(&out.stdout);
                 serde_json::from_str(line.trim()).with_context(|| format!("reading the {name} measurement"))
             };
-            let current = measure(path)?;
-            let base = if no_baseline { None } else { Some(measure(baseline)?) };
+            let current = measure(path, threads)?;
+            let base = if no_baseline { None } else { Some(measure(baseline, baseline_threads.unwrap_or(threads))?) };
             if json {
                 let mut v = serde_json::to_value(&current)?;
                 if let (Some(obj), Some(b)) = (v.as_object_mut(), &base) {
@@ -122,7 +125,21 @@ pub fn run(cmd: BenchCommand) -> Result<i32> {
                     f.stage_secs[1],
                     f.stage_secs[2],
                     f.stage_secs[3]
-                )
+                );
+                println!(
+                    "         {} thread(s); model {:.1} s = {:.0} % of end to end, {:.0} tokens/s ({} tokens, {:.0} % padding); {} sentences embedded",
+                    f.threads,
+                    f.model_secs,
+                    f.model_share * 100.0,
+                    f.embed_tokens_per_s,
+                    f.embed_tokens,
+                    if f.embed_positions > 0 {
+                        100.0 * (f.embed_positions.saturating_sub(f.embed_tokens)) as f64 / f.embed_positions as f64
+                    } else {
+                        0.0
+                    },
+                    f.sentences_embedded
+                );
             };
             println!(
                 "{:<8} {:>9} {:>9} {:>9} {:>10} {:>12}",

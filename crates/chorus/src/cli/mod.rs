@@ -32,10 +32,11 @@ pub struct Cli {
     /// lower case). Flags and environment variables override it.
     #[arg(long, global = true, env = "CHORUS_CONFIG")]
     config: Option<PathBuf>,
-    /// Runtime that embeds texts: candle (pure Rust, f32) or onnx (ONNX Runtime on an
-    /// int8 graph exported once from the same weights; faster, vectors within cosine
-    /// 0.99). Vectors are stored per runtime, so switching embeds anew.
-    #[arg(long, global = true, env = "CHORUS_EMBEDDER", value_enum, default_value = "candle")]
+    /// Runtime that embeds texts: onnx (ONNX Runtime on a mostly-int8 graph exported
+    /// once from the pinned weights; the default, many times faster) or candle (pure
+    /// Rust, f32 on the same weights). Vectors are stored per runtime, so switching
+    /// embeds anew.
+    #[arg(long, global = true, env = "CHORUS_EMBEDDER", value_enum, default_value = "onnx")]
     embedder: chorus::settings::EmbedderKind,
     #[command(subcommand)]
     command: Command,

@@ -509,21 +509,8 @@ pub fn synthesize_dirty(
     Ok(report)
 }
 
-/// Writes one story's editions (and, with a model stage, the model's rewrites) and stores
-/// them against the generation of its dirty mark.
-pub fn write_story(
-    store: &dyn Store,
-    embedder: &dyn Embedder,
-    config: &SynthConfig,
-    llm: Option<&LlmStage>,
-    mark: chorus_store::DirtyStory,
-    now: chrono::DateTime<Utc>,
-    report: &mut SynthReport,
-) -> Result<()> {
-    write_stories(store, embedder, config, llm, &[mark], now, report, |_| Ok(()))
-}
-
-/// Writes several stories (see [`write_story`]): reads their sources, embeds the
+/// Writes stories' editions (and, with a model stage, the model's rewrites) and stores
+/// each against the generation of its dirty mark: reads their sources, embeds the
 /// candidate sentences of all of them at once, then writes and stores each in turn,
 /// calling `on_written` after each is stored.
 #[allow(clippy::too_many_arguments)]
@@ -537,21 +524,39 @@ pub fn write_stories(
     report: &mut SynthReport,
     mut on_written: impl FnMut(&chorus_store::DirtyStory) -> Result<()>,
 ) -> Result<()> {
+    /// A story read for writing.
+    struct Prepared<'m> {
+        mark: &'m chorus_store::DirtyStory,
+        sources: Vec<chorus_core::ArticleRecord>,
+        cands: Vec<chorus_synth::Candidate>,
+        embed: bool,
+    }
     let mut prepared = Vec::with_capacity(marks.len());
     for mark in marks {
         let sources = store.story_sources(mark.id)?;
         let cands = chorus_synth::candidates(&sources, config);
         let embed = needs_vectors(&sources, &cands);
-        prepared.push((mark, sources, cands, embed));
+        prepared.push(Prepared { mark, sources, cands, embed });
     }
-    let wanted = prepared.iter().filter(|p| p.3).flat_map(|p| p.2.iter().map(|c| c.text.as_str()));
+    let wanted = prepared.iter().filter(|p| p.embed).flat_map(|p| p.cands.iter().map(|c| c.text.as_str()));
     let (vectors, fresh) = sentence_vectors(store, embedder, wanted)?;
     report.sentences_embedded += fresh;
     let mut vectors = vectors.into_iter();
-    for (mark, sources, cands, embed) in prepared {
-        let story_vectors: Option<Vec<Vec<f32>>> = embed.then(|| vectors.by_ref().take(cands.len()).collect());
-        write_prepared(store, embedder, config, llm, mark, &sources, &cands, story_vectors.as_deref(), now, report)?;
-        on_written(mark)?;
+    for p in prepared {
+        let story_vectors: Option<Vec<Vec<f32>>> = p.embed.then(|| vectors.by_ref().take(p.cands.len()).collect());
+        write_prepared(
+            store,
+            embedder,
+            config,
+            llm,
+            p.mark,
+            &p.sources,
+            &p.cands,
+            story_vectors.as_deref(),
+            now,
+            report,
+        )?;
+        on_written(p.mark)?;
     }
     Ok(())
 }

@@ -59,8 +59,8 @@ pub enum EmbedderKind {
     /// no ONNX Runtime).
     Candle,
     /// ONNX Runtime on the same weights exported once to a mostly-int8 graph (the default:
-    /// ~14× faster end to end; every test pair's cosine within 0.01 of candle's; vectors
-    /// stored under their own model id).
+    /// ~5× faster end to end on one thread; every test pair's cosine within 0.01 of
+    /// candle's; vectors stored under their own model id).
     #[default]
     Onnx,
 }

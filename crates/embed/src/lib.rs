@@ -202,8 +202,10 @@ impl TokenBatcher {
             .map(|t| if t.trim().is_empty() { E5_QUERY_PREFIX.trim().to_string() } else { t.clone() })
             .collect();
         let encodings = self.tokenizer.encode_batch(inputs, true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        let mut order: Vec<usize> = (0..encodings.len()).collect();
-        order.sort_by_key(|&i| (encodings[i].len(), i));
+        // Sorted by token count (ties in input order), each with its input position.
+        let mut sorted: Vec<(usize, Encoding)> = encodings.into_iter().enumerate().collect();
+        sorted.sort_by_key(|(i, e)| (e.len(), *i));
+        let (order, mut sorted): (Vec<usize>, Vec<Encoding>) = sorted.into_iter().unzip();
         let padding = PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
             pad_id: 1,
@@ -211,13 +213,12 @@ impl TokenBatcher {
             ..Default::default()
         };
         let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(self.size) {
-            let mut padded: Vec<Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
+        for (chunk, padded) in order.chunks(self.size).zip(sorted.chunks_mut(self.size)) {
             let tokens: usize = padded.iter().map(Encoding::len).sum();
-            tokenizers::utils::padding::pad_encodings(&mut padded, &padding)
+            tokenizers::utils::padding::pad_encodings(padded, &padding)
                 .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
             let positions = padded.first().map_or(0, Encoding::len) * padded.len();
-            let vectors = batch(&padded)?;
+            let vectors = batch(padded)?;
             if vectors.len() != chunk.len() {
                 return Err(EmbedError::Tokenizer(format!(
                     "{} vectors for a batch of {} texts",

@@ -5,10 +5,11 @@
 //! matrices where int8 moves cosines most (the attention's query and key projections, and
 //! the feed-forward output of layers 4 and 5), which stay f32; ONNX Runtime's int8 matrix
 //! kernels run it many times faster than candle's f32 ones, with every test pair's cosine
-//! within 0.01 of the f32 model (measured in `docs/benchmarks.md`). The runtime library comes from the pinned
-//! `onnxruntime` wheel and is loaded at run time (`ort`'s `load-dynamic`): nothing is
-//! downloaded at build time and the binary does not link it. The graph computes the mean
-//! over attended tokens and scales it to unit length, so the output is the embedding.
+//! within 0.01 of the f32 model (speed in `docs/benchmarks.md`, the graphs measured in
+//! `docs/quality.md`). The runtime library comes from the pinned `onnxruntime` wheel and
+//! is loaded at run time (`ort`'s `load-dynamic`): nothing is downloaded at build time and
+//! the binary does not link it. The graph computes the mean over attended tokens and
+//! scales it to unit length, so the output is the embedding.
 
 use crate::fetch::{E5_WEIGHTS, FetchEvent, ModelCache, PinnedFile, sha256_file};
 use crate::{EmbedError, EmbedUsage, Embedder, TokenBatcher, e5_tokenizer};

@@ -305,6 +305,48 @@ pub struct ExtractEval {
     pub pages: usize,
     /// Pages where extraction failed (scored as an empty body), with the reason.
     pub failures: Vec<String>,
+    /// Which metric: `shingles` (article-extraction benchmark) or `snippets`
+    /// (trafilatura's evaluation set).
+    pub metric: &'static str,
+    /// Snippet sets only: scores per top-level domain of the page's URL (a stand-in for
+    /// the language: `de`, `fr`, `pl`, `com`…), largest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_tld: Vec<TldScores>,
+}
+
+/// Snippet scores of the pages under one top-level domain.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TldScores {
+    /// The top-level domain (`de`, `com`, …).
+    pub tld: String,
+    /// Pages under it.
+    pub pages: usize,
+    /// Snippet precision.
+    pub precision: f64,
+    /// Snippet recall.
+    pub recall: f64,
+    /// Snippet F1.
+    pub f1: f64,
+}
+
+/// One page of a snippet set as `--report` shows it: what was missed and what was kept.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PageReport {
+    /// The page's URL.
+    pub url: String,
+    /// Its HTML file.
+    pub file: String,
+    /// `with` snippets missing from the output.
+    pub missed: Vec<String>,
+    /// `without` snippets (boilerplate) the output kept.
+    pub kept: Vec<String>,
+    /// Why extraction failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Which extractor's text was taken.
+    pub extractor: &'static str,
+    /// Characters of output.
+    pub chars: usize,
 }
 
 /// Runs the product's page extractor over an article-extraction benchmark folder
@@ -342,5 +384,80 @@ pub fn extract(
         pages_per_s: if secs > 0.0 { pages.len() as f64 / secs } else { 0.0 },
         pages: pages.len(),
         failures,
+        metric: "shingles",
+        by_tld: Vec::new(),
+    })
+}
+
+/// The top-level domain of a URL's host (`https://www.spiegel.de/x` → `de`).
+fn top_level_domain(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().and_then(|h| h.rsplit('.').next()).map(str::to_ascii_lowercase))
+        .unwrap_or_else(|| "(no URL)".into())
+}
+
+/// Runs the product's page extractor over trafilatura's evaluation set (`evaldata.json`,
+/// HTML in `cache/` or `eval/`) and scores it with trafilatura's snippet metric.
+/// `each` receives every page's URL and output (for the prediction file); `report` every
+/// page's missed and kept snippets.
+pub fn extract_snippets(
+    dir: &std::path::Path,
+    mut each: impl FnMut(&str, &str),
+    mut report: impl FnMut(PageReport),
+) -> Result<ExtractEval, chorus_eval::snippets::SnippetSetError> {
+    use chorus_eval::snippets::{SnippetCounts, read_page, read_snippet_set, score_page};
+    let pages = read_snippet_set(dir)?;
+    let mut all = SnippetCounts::default();
+    let mut tlds: std::collections::BTreeMap<String, (usize, SnippetCounts)> = Default::default();
+    let mut failures = Vec::new();
+    let mut busy = std::time::Duration::ZERO;
+    for page in &pages {
+        let html = read_page(dir, page)?;
+        let t = Instant::now();
+        let extracted = chorus_ingest::extract::extract_page(&html, &page.url);
+        busy += t.elapsed();
+        let (output, failure, extractor) = match extracted {
+            Ok(p) => (Some(p.text), None, p.extractor),
+            Err(e) => {
+                failures.push(format!("{}: {e}", page.file));
+                (None, Some(e.to_string()), "none")
+            }
+        };
+        let verdict = score_page(page, output.as_deref());
+        all.add(verdict.counts);
+        let tld = tlds.entry(top_level_domain(&page.url)).or_default();
+        tld.0 += 1;
+        tld.1.add(verdict.counts);
+        each(&page.url, output.as_deref().unwrap_or_default());
+        report(PageReport {
+            url: page.url.clone(),
+            file: page.file.clone(),
+            missed: verdict.missed,
+            kept: verdict.kept,
+            failure,
+            extractor,
+            chars: output.as_deref().map_or(0, |o| o.chars().count()),
+        });
+    }
+    let (precision, recall, f1) = all.scores();
+    let mut by_tld: Vec<TldScores> = tlds
+        .into_iter()
+        .map(|(tld, (pages, c))| {
+            let (precision, recall, f1) = c.scores();
+            TldScores { tld, pages, precision, recall, f1 }
+        })
+        .collect();
+    by_tld.sort_by(|a, b| b.pages.cmp(&a.pages).then_with(|| a.tld.cmp(&b.tld)));
+    let secs = busy.as_secs_f64();
+    Ok(ExtractEval {
+        precision,
+        recall,
+        f1,
+        pages_per_s: if secs > 0.0 { pages.len() as f64 / secs } else { 0.0 },
+        pages: pages.len(),
+        failures,
+        metric: "snippets",
+        by_tld,
     })
 }

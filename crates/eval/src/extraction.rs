@@ -104,7 +104,7 @@ pub struct BenchmarkPage {
     pub body: String,
 }
 
-/// Why the benchmark folder could not be read.
+/// Why an evaluation folder (the benchmark, or trafilatura's set) could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchmarkError {
     /// A file could not be read.
@@ -115,7 +115,7 @@ pub enum BenchmarkError {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// `ground-truth.json` is not what the benchmark ships.
+    /// `ground-truth.json` or `evaldata.json` is not what the set ships.
     #[error("{path}: {reason}")]
     Format {
         /// The file.

@@ -5,7 +5,8 @@
 //! * [`read_cluster_file`]: the strict reader of clustering evaluation files;
 //! * [`synth`]: the synthesis evaluation format and its strict reader;
 //! * [`rouge`]: ROUGE-1/2/L as the `rouge-score` package computes them;
-//! * [`extraction`]: the article-extraction benchmark's shingle metric and its files.
+//! * [`extraction`]: the article-extraction benchmark's shingle metric and its files;
+//! * [`snippets`]: trafilatura's evaluation set and its must/must-not snippet metric.
 //!
 //! Running the product's pipeline over an evaluation file is the `chorus` crate's job
 //! (`chorus eval cluster`); this crate has no model and no store, so its parts are easy to
@@ -15,6 +16,7 @@ pub mod datasets;
 pub mod extraction;
 pub mod metrics;
 pub mod rouge;
+pub mod snippets;
 pub mod synth;
 
 pub use datasets::EvalArticle;

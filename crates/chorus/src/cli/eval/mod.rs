@@ -11,9 +11,9 @@ use clap::Subcommand;
 /// The `chorus eval` commands.
 #[derive(Subcommand)]
 pub enum EvalCommand {
-    /// Extract the article from every page of an article-extraction benchmark folder
-    /// (`ground-truth.json`, `html/*.html.gz`) with the product's extractor and print the
-    /// benchmark's shingle precision, recall and F1, and pages/s.
+    /// Extract the article from every page of an evaluation folder (the article-extraction
+    /// benchmark, or trafilatura's evaluation set with `evaldata.json`) with the product's
+    /// extractor and print precision, recall, F1 and pages/s.
     Extract(extract::ExtractArgs),
     /// Read every written edition of a data folder and print how the articles read:
     /// redundant sentence pairs, share of sentences in the edition's language, cut-off

@@ -282,6 +282,7 @@ fn story_sources(story: &chorus_eval::synth::SynthStory, duplicate_threshold: f6
                     published: None,
                     title: s.title.clone(),
                     text: s.text.clone(),
+                    authors: Vec::new(),
                 },
                 duplicate_of,
                 story_id: Some(1),

@@ -236,6 +236,8 @@ async fn store_items(
         let mut published = item.published;
         let mut page_lang = None;
         let mut canonical = None;
+        // The feed item's author (one string, as feeds give it), else the page's list.
+        let mut authors: Vec<String> = item.author.iter().cloned().collect();
         if item.is_teaser()
             && let Some(url) = &item.url
         {
@@ -252,6 +254,9 @@ async fn store_items(
                     }
                     published = published.or(page.published);
                     page_lang = page.lang;
+                    if authors.is_empty() {
+                        authors = page.authors;
+                    }
                     canonical = page.canonical_url.filter(|u| chorus_ingest::outlets::is_web_url(u));
                 }
                 Err(e) => {
@@ -277,6 +282,9 @@ async fn store_items(
         });
         if let Some(l) = lang {
             line["lang"] = serde_json::Value::String(l);
+        }
+        if !authors.is_empty() {
+            line["authors"] = serde_json::json!(authors);
         }
         if let Some(p) = published {
             line["published"] = serde_json::Value::String(p.to_rfc3339());

@@ -816,6 +816,7 @@ mod tests {
                     published: Some(t),
                     title: format!("Event{e} report {i}"),
                     text: format!("Event{e} happened in Place{e}; {} people took part. Report number {i}.", e * 11),
+                    authors: Vec::new(),
                 };
                 (a, v)
             })

@@ -254,6 +254,7 @@ fn two_web_processes_accept_each_others_forms_and_count_a_reader_once() {
         published: None,
         title: "Summit in Paris".into(),
         text: "Thirty-five nations met in Paris on Tuesday.".into(),
+        authors: Vec::new(),
     };
     store
         .insert_articles(&[NewArticle {

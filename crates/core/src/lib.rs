@@ -30,6 +30,10 @@ pub struct Article {
     pub title: String,
     /// Plain-text body.
     pub text: String,
+    /// Author(s) as the source names them (the page's metadata or the feed item), in
+    /// order; empty when unknown. Optional in JSONL input.
+    #[serde(default)]
+    pub authors: Vec<String>,
 }
 
 impl Article {

@@ -88,6 +88,25 @@ struct RawArticle {
     published: Option<String>,
     title: Option<String>,
     text: Option<String>,
+    /// A list of names, or one name.
+    authors: Option<serde_json::Value>,
+}
+
+/// The `authors` of a JSONL line: a list of names or one name; blanks dropped.
+fn authors_of(value: Option<serde_json::Value>) -> Result<Vec<String>, String> {
+    let names = match value {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::String(s)) => vec![s],
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s),
+                other => Err(format!("\"authors\" holds {other}, not a name")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("\"authors\" is {other}, not a list of names")),
+    };
+    Ok(names.into_iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect())
 }
 
 /// Parses a publication time: RFC 3339, or a bare date (taken as midnight UTC).
@@ -152,6 +171,13 @@ pub fn read_jsonl(mut input: impl BufRead) -> std::io::Result<Batch> {
                 continue;
             }
         };
+        let authors = match authors_of(parsed.authors) {
+            Ok(a) => a,
+            Err(e) => {
+                reject(&mut batch, Some(id), e);
+                continue;
+            }
+        };
         let title = parsed.title.map(|t| t.trim().to_string()).unwrap_or_default();
         let text = parsed.text.map(|t| t.trim().to_string()).unwrap_or_default();
         if text.is_empty() {
@@ -203,7 +229,7 @@ pub fn read_jsonl(mut input: impl BufRead) -> std::io::Result<Batch> {
                 }
             }
         };
-        let article = Article { id: id.clone(), url, outlet, lang, lang_detected, published, title, text };
+        let article = Article { id: id.clone(), url, outlet, lang, lang_detected, published, title, text, authors };
         if let Some((first_line, first)) = seen.get(&id) {
             if *first == article {
                 batch.issues.push(Issue {
@@ -254,6 +280,27 @@ mod tests {
         assert_eq!(b.articles[1].1.lang, "fr");
         assert!(b.articles[1].1.lang_detected);
         assert_eq!(b.articles[1].0, 3, "line numbers count blank lines");
+    }
+
+    #[test]
+    fn authors_are_a_list_or_one_name_and_anything_else_is_named() {
+        let b = read(concat!(
+            r#"{"id":"a","url":"u","outlet":"O","lang":"en","title":"t","text":"One.","authors":["Ana Díaz"," ","Li Wei"]}"#,
+            "\n",
+            r#"{"id":"b","url":"u","outlet":"O","lang":"en","title":"t","text":"Two.","authors":"Max Muster"}"#,
+            "\n",
+            r#"{"id":"c","url":"u","outlet":"O","lang":"en","title":"t","text":"Three."}"#,
+            "\n",
+            r#"{"id":"d","url":"u","outlet":"O","lang":"en","title":"t","text":"Four.","authors":[1]}"#,
+            "\n"
+        ));
+        let authors: Vec<&[String]> = b.articles.iter().map(|(_, a)| a.authors.as_slice()).collect();
+        assert_eq!(
+            authors,
+            [&["Ana Díaz".to_string(), "Li Wei".to_string()][..], &["Max Muster".to_string()][..], &[][..]]
+        );
+        assert_eq!(b.issues.len(), 1, "{:?}", b.issues);
+        assert!(format!("{:?}", b.issues[0]).contains("authors"), "{:?}", b.issues);
     }
 
     #[test]

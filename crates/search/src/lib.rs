@@ -344,6 +344,7 @@ mod tests {
                         published: None,
                         title: title.to_string(),
                         text: text.to_string(),
+                        authors: Vec::new(),
                     },
                     duplicate_of: None,
                     story_id: Some(id),

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_work_leases.sql"),
     include_str!("../migrations/postgres/0003_cluster_state.sql"),
+    include_str!("../migrations/postgres/0004_article_authors.sql"),
 ];
 
 /// Key of the advisory lock held while migrations run (any constant unique to chorus).
@@ -59,11 +60,11 @@ pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 pub(crate) const ARTICLE_COLUMNS: &str =
-    "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
+    "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id, authors";
 
 /// [`ARTICLE_COLUMNS`] of the table aliased `a`.
-const ARTICLE_COLUMNS_OF_A: &str =
-    "a.id, a.url, a.outlet, a.lang, a.lang_detected, a.published, a.title, a.body, a.duplicate_of, a.story_id";
+const ARTICLE_COLUMNS_OF_A: &str = "a.id, a.url, a.outlet, a.lang, a.lang_detected, a.published, a.title, a.body, a.duplicate_of, a.story_id, \
+     a.authors";
 
 pub(crate) fn record_from_row(row: &Row) -> Result<ArticleRecord> {
     Ok(ArticleRecord {
@@ -76,6 +77,7 @@ pub(crate) fn record_from_row(row: &Row) -> Result<ArticleRecord> {
             published: row.try_get(5)?,
             title: row.try_get(6)?,
             text: row.try_get(7)?,
+            authors: serde_json::from_value(row.try_get::<_, serde_json::Value>(10)?).unwrap_or_default(),
         },
         duplicate_of: row.try_get(8)?,
         story_id: row.try_get(9)?,
@@ -449,7 +451,8 @@ impl ArticleStore for PgStore {
         self.tx(|tx| {
             let insert = tx.prepare(
                 "INSERT INTO articles (id, url, outlet, lang, lang_detected, published, title, body, content_hash, \
-                 fingerprint, duplicate_of, ingested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 fingerprint, duplicate_of, ingested_at, authors) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (id) DO NOTHING RETURNING seq",
             )?;
             let find = tx.prepare("SELECT content_hash FROM articles WHERE id = $1")?;
@@ -472,6 +475,7 @@ impl ArticleStore for PgStore {
                         &n.fingerprint,
                         &n.duplicate_of,
                         &now,
+                        &serde_json::json!(a.authors),
                     ],
                 )?;
                 out.push(if inserted.is_some() {
@@ -639,7 +643,7 @@ impl ArticleStore for PgStore {
                 .map(|r| {
                     Ok(Recheck {
                         record: record_from_row(r)?,
-                        checks_done: u32::try_from(r.try_get::<_, i32>(10)?).unwrap_or(0),
+                        checks_done: u32::try_from(r.try_get::<_, i32>(11)?).unwrap_or(0),
                     })
                 })
                 .collect()
@@ -1033,7 +1037,7 @@ impl WorkStore for PgStore {
                 .map(|r| {
                     Ok(Recheck {
                         record: record_from_row(r)?,
-                        checks_done: u32::try_from(r.try_get::<_, i32>(10)?).unwrap_or(0),
+                        checks_done: u32::try_from(r.try_get::<_, i32>(11)?).unwrap_or(0),
                     })
                 })
                 .collect::<Result<_>>()?;

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_story_generation.sql"),
     include_str!("../migrations/0007_work_leases.sql"),
     include_str!("../migrations/0008_cluster_state.sql"),
+    include_str!("../migrations/0009_article_authors.sql"),
 ];
 
 /// A [`crate::SiteStore`] in one SQLite file.
@@ -33,7 +34,13 @@ pub struct SqliteStore {
     path: Option<std::path::PathBuf>,
 }
 
-const ARTICLE_COLUMNS: &str = "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id";
+const ARTICLE_COLUMNS: &str =
+    "id, url, outlet, lang, lang_detected, published, title, body, duplicate_of, story_id, authors";
+
+/// Authors stored as a JSON array; anything else reads as none (never fails a read).
+pub(crate) fn authors_from_json(raw: &str) -> Vec<String> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
 
 pub(crate) fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
@@ -54,6 +61,7 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ArticleRecord> {
             published: parse_time(row.get(5)?),
             title: row.get(6)?,
             text: row.get(7)?,
+            authors: authors_from_json(&row.get::<_, String>(10)?),
         },
         duplicate_of: row.get(8)?,
         story_id: row.get(9)?,
@@ -212,7 +220,8 @@ impl ArticleStore for SqliteStore {
             let mut find = tx.prepare_cached("SELECT content_hash FROM articles WHERE id = ?1")?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO articles (id, url, outlet, lang, lang_detected, published, title, body, content_hash, \
-                 fingerprint, duplicate_of, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 fingerprint, duplicate_of, ingested_at, authors) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let now = fmt_time(&Utc::now());
             for n in articles {
@@ -234,7 +243,8 @@ impl ArticleStore for SqliteStore {
                             n.content_hash,
                             n.fingerprint,
                             n.duplicate_of,
-                            now
+                            now,
+                            serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".into())
                         ])?;
                         InsertOutcome::Inserted
                     }
@@ -1019,6 +1029,7 @@ mod tests {
             published: DateTime::parse_from_rfc3339("2026-01-06T10:00:00Z").ok().map(|t| t.with_timezone(&Utc)),
             title: "Title".into(),
             text: text.into(),
+            authors: Vec::new(),
         }
     }
 

@@ -49,6 +49,7 @@ fn article(id: &str, text: &str) -> Article {
         published: time("2026-01-06T10:00:00Z"),
         title: "Title".into(),
         text: text.into(),
+        authors: Vec::new(),
     }
 }
 
@@ -143,7 +144,7 @@ fn feeds_are_due_until_polled_and_keep_their_state(f: Fixture) {
 
 fn insert_reports_new_unchanged_and_conflicting(f: Fixture) {
     let s = f.store.as_ref();
-    let a = article("a", "one");
+    let a = Article { authors: vec!["Ana Díaz".into(), "Li Wei".into()], ..article("a", "one") };
     let b = article("b", "one");
     let out = s.insert_articles(&[new(&a, "h1", None), new(&b, "h1", Some("a"))]).unwrap();
     assert_eq!(out, [InsertOutcome::Inserted, InsertOutcome::Inserted]);
@@ -151,7 +152,7 @@ fn insert_reports_new_unchanged_and_conflicting(f: Fixture) {
     let out = s.insert_articles(&[new(&a, "h1", None), new(&a2, "h2", None)]).unwrap();
     assert_eq!(out, [InsertOutcome::Unchanged, InsertOutcome::Conflict]);
     let stored = s.article("a").unwrap().unwrap();
-    assert_eq!(stored.article, a, "stored version kept, every field as given");
+    assert_eq!(stored.article, a, "stored version kept, every field (authors included) as given");
     assert_eq!(s.article("b").unwrap().unwrap().report_id(), "a");
     assert_eq!(s.stats().unwrap(), StoreStats { articles: 2, duplicates: 1, stories: 0, story_texts: 0 });
     assert_eq!(s.fingerprints().unwrap(), vec![("a".to_string(), vec![1, 2, 3]), ("b".to_string(), vec![1, 2, 3])]);

@@ -42,6 +42,7 @@ fn populate(s: &dyn SiteStore) -> (i64, i64) {
         published: published.map(t),
         title: format!("Titre {id} — «guillemets» & 'quotes'"),
         text: format!("Texte {id}. Zweiter Satz mit Umlauten: äöü. 第三句。"),
+        authors: Vec::new(),
     };
     let (a, b, c) = (
         article("a", "fr", Some("2026-11-30T08:00:00Z")),
@@ -184,6 +185,7 @@ fn a_sqlite_database_moves_to_postgres_whole() {
         published: None,
         title: "Late".into(),
         text: "Late.".into(),
+        authors: Vec::new(),
     };
     pg.insert_articles(&[NewArticle {
         article: &late,

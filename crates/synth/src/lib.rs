@@ -475,6 +475,7 @@ mod tests {
                 published: None,
                 title: title.into(),
                 text: text.into(),
+                authors: Vec::new(),
             },
             duplicate_of: dup.map(Into::into),
             story_id: Some(1),

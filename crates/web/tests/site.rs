@@ -26,6 +26,7 @@ fn article(id: &str, outlet: &str, lang: &str, title: &str, text: &str) -> Artic
         published: Some("2026-01-06T12:00:00Z".parse().unwrap()),
         title: title.into(),
         text: text.into(),
+        authors: Vec::new(),
     }
 }
 

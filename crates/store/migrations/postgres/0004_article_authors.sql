@@ -1,0 +1,2 @@
+-- Authors of an article as the source names them (JSON array of strings).
+ALTER TABLE articles ADD COLUMN authors JSONB NOT NULL DEFAULT '[]';

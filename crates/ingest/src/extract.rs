@@ -135,6 +135,26 @@ const CLOSES_P: [&str; 24] = [
 /// Elements a start tag of the same name closes when it is open (within its scope).
 const SELF_ENDING: [&str; 6] = ["p", "li", "dt", "dd", "option", "tr"];
 
+/// Whether a tag name (any case) is one of `list`.
+fn is_one_of(name: &[u8], list: &[&str]) -> bool {
+    list.iter().any(|t| t.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Closes the innermost open `target` and everything opened inside it, unless a scope
+/// boundary (or one of `extra_boundaries`) comes first.
+fn close_open(stack: &mut Vec<&[u8]>, target: &[u8], extra_boundaries: &[&str]) {
+    for k in (0..stack.len()).rev() {
+        let open = stack[k];
+        if open.eq_ignore_ascii_case(target) {
+            stack.truncate(k);
+            return;
+        }
+        if is_one_of(open, &SCOPE_BOUNDARY) || is_one_of(open, extra_boundaries) {
+            return;
+        }
+    }
+}
+
 /// Nesting depth as an HTML parser builds it, estimated in one pass over the tags: a
 /// stack of open elements where an end tag closes its element and everything opened
 /// inside it (unless a table cell or similar boundary lies between), void elements and
@@ -142,8 +162,9 @@ const SELF_ENDING: [&str; 6] = ["p", "li", "dt", "dd", "option", "tr"];
 /// name. Returns the deepest nesting, and the page with elements beyond `limit`
 /// unwrapped when there were any.
 fn bound_nesting(html: &[u8], limit: usize) -> (usize, Option<Vec<u8>>) {
-    let mut stack: Vec<String> = Vec::new();
-    let mut dropped: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // Names are lower-cased slices of the page itself: no allocation per tag.
+    let mut stack: Vec<&[u8]> = Vec::new();
+    let mut dropped: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
     let mut cuts: Vec<(usize, usize)> = Vec::new();
     let (mut max, mut unwrapped_open) = (0usize, 0usize);
     let mut i = 0;
@@ -160,69 +181,54 @@ fn bound_nesting(html: &[u8], limit: usize) -> (usize, Option<Vec<u8>>) {
         let end = html[start..].iter().position(|&b| b == b'>').map_or(html.len(), |e| start + e);
         let closing = first == b'/';
         let name_start = if closing { start + 1 } else { start };
-        let name: String = html
-            .get(name_start..end)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .map(|b| b.to_ascii_lowercase() as char)
-            .collect();
+        let tail = html.get(name_start..end).unwrap_or_default();
+        let name = &tail[..tail.iter().take_while(|b| b.is_ascii_alphanumeric()).count()];
         i = end.max(start);
-        if name.is_empty() || !html[name_start].is_ascii_alphabetic() {
+        if !name.first().is_some_and(u8::is_ascii_alphabetic) {
             continue;
         }
+        let is = |list: &[&str]| is_one_of(name, list);
         if closing {
-            if let Some(n) = dropped.get_mut(&name).filter(|n| **n > 0) {
+            if let Some(n) = dropped.get_mut(&name.to_ascii_lowercase()).filter(|n| **n > 0) {
                 *n -= 1;
                 unwrapped_open = unwrapped_open.saturating_sub(1);
                 cuts.push((start - 1, (end + 1).min(html.len())));
                 continue;
             }
-            if let Some(pos) = stack.iter().rposition(|open| *open == name) {
-                let boundary = stack[pos + 1..].iter().any(|open| SCOPE_BOUNDARY.contains(&open.as_str()));
-                if !boundary {
-                    stack.truncate(pos);
-                }
+            if let Some(pos) = stack.iter().rposition(|open| open.eq_ignore_ascii_case(name))
+                && !stack[pos + 1..].iter().any(|open| is_one_of(open, &SCOPE_BOUNDARY))
+            {
+                stack.truncate(pos);
             }
             continue;
         }
         let self_closing = end > start && html[end - 1] == b'/';
-        if self_closing || VOID.contains(&name.as_str()) {
+        if self_closing || is(&VOID) {
             continue;
         }
         // A start tag ends an open element of its own kind (`<li>` the previous item,
         // `<p>` the open paragraph) and a block start ends an open paragraph, unless a
         // list, table cell or similar boundary lies between (HTML's tree building).
-        let close_open = |stack: &mut Vec<String>, target: &str, extra_boundaries: &[&str]| {
-            for k in (0..stack.len()).rev() {
-                let open = stack[k].as_str();
-                if open == target {
-                    stack.truncate(k);
-                    return;
-                }
-                if SCOPE_BOUNDARY.contains(&open) || extra_boundaries.contains(&open) {
-                    return;
-                }
-            }
-        };
-        if SELF_ENDING.contains(&name.as_str()) {
-            let list_scope: &[&str] = match name.as_str() {
-                "li" => &["ul", "ol"],
-                "dt" | "dd" => &["dl"],
-                _ => &["button"],
+        if is(&SELF_ENDING) {
+            let list_scope: &[&str] = if is(&["li"]) {
+                &["ul", "ol"]
+            } else if is(&["dt", "dd"]) {
+                &["dl"]
+            } else {
+                &["button"]
             };
-            close_open(&mut stack, &name, list_scope);
+            close_open(&mut stack, name, list_scope);
         }
-        if name != "p" && CLOSES_P.contains(&name.as_str()) {
-            close_open(&mut stack, "p", &["button"]);
+        if !is(&["p"]) && is(&CLOSES_P) {
+            close_open(&mut stack, b"p", &["button"]);
         }
-        if RAW_TEXT.contains(&name.as_str()) {
-            let close = format!("</{name}");
-            i = find(end, close.as_bytes()).unwrap_or(html.len());
+        if is(&RAW_TEXT) {
+            let close = [b"</", name].concat();
+            i = find(end, &close).unwrap_or(html.len());
             continue;
         }
         if stack.len() >= limit {
-            *dropped.entry(name).or_insert(0) += 1;
+            *dropped.entry(name.to_ascii_lowercase()).or_insert(0) += 1;
             unwrapped_open += 1;
             cuts.push((start - 1, (end + 1).min(html.len())));
             max = max.max(stack.len() + unwrapped_open);
@@ -273,7 +279,7 @@ pub fn extract_page(html: &[u8], page: &str) -> Result<ExtractedPage, ExtractErr
 fn extract_unchecked(html: &[u8], page: &str) -> Result<ExtractedPage, ExtractError> {
     // Decoded once, so that both extractors and the metadata read the same text.
     let decoded = decode_page(html);
-    let html = decoded.as_str();
+    let html: &str = &decoded;
     let result = std::panic::catch_unwind(|| rs_trafilatura::extract(html)).map_err(|panic| {
         let reason = panic
             .downcast_ref::<&str>()
@@ -479,12 +485,12 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
 /// The page as text: UTF-8 when it is (a BOM says so, or the bytes are valid), else
 /// the encoding its `<meta charset>` or `http-equiv` declares in the first 4 KiB (WHATWG
 /// labels: `iso-8859-1` reads as windows-1252, as browsers do), else windows-1252.
-fn decode_page(html: &[u8]) -> String {
+fn decode_page(html: &[u8]) -> std::borrow::Cow<'_, str> {
     if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(html) {
-        return encoding.decode_without_bom_handling(&html[bom..]).0.into_owned();
+        return encoding.decode_without_bom_handling(&html[bom..]).0;
     }
     if let Ok(text) = std::str::from_utf8(html) {
-        return text.to_string();
+        return text.into();
     }
     let head = String::from_utf8_lossy(&html[..html.len().min(4096)]).to_ascii_lowercase();
     let declared = head.find("charset").and_then(|i| {
@@ -501,10 +507,10 @@ fn decode_page(html: &[u8]) -> String {
     let (multibyte, invalid) = utf8_evidence(html);
     let mostly_utf8 = multibyte > invalid * if declared.is_some_and(|e| e != encoding_rs::UTF_8) { 10 } else { 1 };
     if mostly_utf8 {
-        return String::from_utf8_lossy(html).into_owned();
+        return String::from_utf8_lossy(html);
     }
     let encoding = declared.filter(|e| *e != encoding_rs::UTF_8).unwrap_or(encoding_rs::WINDOWS_1252);
-    encoding.decode_without_bom_handling(html).0.into_owned()
+    encoding.decode_without_bom_handling(html).0
 }
 
 /// Valid multi-byte UTF-8 sequences and invalid bytes in `bytes`.
@@ -753,10 +759,9 @@ fn without_trailing_sections(text: &str) -> String {
     }
     // A label left dangling at the end ("Autoren:", "Von:") introduces nothing.
     let mut out = tidy(&out);
-    while let Some(last) = out.rsplit('\n').next().filter(|l| l.chars().count() <= 60 && l.trim_end().ends_with(':')) {
+    while let Some(last) = out.rsplit('\n').next().filter(|l| l.chars().count() <= 60 && l.ends_with(':')) {
         let keep = out.len() - last.len();
-        out.truncate(keep);
-        out = tidy(&out);
+        out.truncate(out[..keep].trim_end().len());
     }
     out
 }

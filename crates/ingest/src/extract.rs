@@ -45,7 +45,8 @@ pub struct ExtractedPage {
     pub site: Option<String>,
     /// The extractor's own estimate of how well it did (0–1).
     pub quality: f64,
-    /// Which extractor's text was taken (`trafilatura` or `readability`).
+    /// Which extractor's text was taken (`trafilatura`, `readability` or
+    /// `trafilatura-classic`).
     pub extractor: &'static str,
 }
 
@@ -280,7 +281,8 @@ fn extract_unchecked(html: &[u8], page: &str) -> Result<ExtractedPage, ExtractEr
     // Decoded once, so that both extractors and the metadata read the same text.
     let decoded = decode_page(html);
     let html: &str = &decoded;
-    let result = std::panic::catch_unwind(|| rs_trafilatura::extract(html)).map_err(|panic| {
+    let markup = noscript_as_markup(html);
+    let result = std::panic::catch_unwind(|| rs_trafilatura::extract(&markup)).map_err(|panic| {
         let reason = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -299,13 +301,30 @@ fn extract_unchecked(html: &[u8], page: &str) -> Result<ExtractedPage, ExtractEr
     let m = r.metadata;
     let clean = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let primary = tidy(&invisible_removed(&r.content_text));
-    let (text, extractor) = match readability_text(html, m.url.as_deref()) {
-        // On forums and service pages the longer text is many posts or sections, of
-        // which Readability keeps one.
-        Some(second) if is_article && tighter(&second, &primary) => (second, "readability"),
-        Some(second) if rescues(&second, &primary, fell_back) => (second, "readability"),
+    let second = readability_text(html, m.url.as_deref());
+    let (mut text, extractor) = match second.as_deref() {
+        // Readability says the first text carries extra text around the article (not on
+        // forums and service pages: there the longer text is many posts or sections, of
+        // which Readability keeps one). When trafilatura's own algorithm finds at least
+        // as much as Readability, it decides: Readability alone sometimes keeps one block
+        // (a quote box, the author's bio).
+        Some(second) if is_article && tighter(second, &primary) => {
+            let classic = tidy(&invisible_removed(&rs_trafilatura::extract_classic(&markup)));
+            if classic.len() >= second.len() {
+                (classic, "trafilatura-classic")
+            } else {
+                (second.to_string(), "readability")
+            }
+        }
+        Some(second) if rescues(second, &primary, fell_back) => (second.to_string(), "readability"),
         _ => (primary, "trafilatura"),
     };
+    // Readability's container often holds the standfirst the first extractor left out.
+    if extractor != "readability"
+        && let Some(lead) = second.as_deref().and_then(|second| lead_missing_from(&text, second))
+    {
+        text = format!("{lead}\n\n{text}");
+    }
     let declared = declared_metadata(html);
     let author = clean(m.author);
     let mut authors = declared.authors;
@@ -332,6 +351,37 @@ fn extract_unchecked(html: &[u8], page: &str) -> Result<ExtractedPage, ExtractEr
         site: clean(m.sitename),
         quality: r.extraction_quality,
     })
+}
+
+/// The page with each `<noscript>` after `<body` renamed `<chorus-noscript>`, so that
+/// the parser reads its content as markup rather than raw text (html5ever parses as a
+/// browser with scripts on). Pages that render their article with a script often carry
+/// the whole text in a noscript; rs-trafilatura keeps a long one and drops the rest.
+/// Readability and the metadata read the page as it is.
+fn noscript_as_markup(html: &str) -> std::borrow::Cow<'_, str> {
+    let lower = html.to_ascii_lowercase();
+    let Some(body) = lower.find("<body") else { return html.into() };
+    if !lower[body..].contains("<noscript") {
+        return html.into();
+    }
+    let mut out = String::with_capacity(html.len() + 64);
+    out.push_str(&html[..body]);
+    let mut at = body;
+    while let Some(found) = lower[at..].find("noscript").map(|i| at + i) {
+        let bytes = lower.as_bytes();
+        let opens = found >= 1 && bytes[found - 1] == b'<';
+        let closes = found >= 2 && bytes[found - 1] == b'/' && bytes[found - 2] == b'<';
+        let name_ends = bytes.get(found + "noscript".len()).is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'-'));
+        out.push_str(&html[at..found]);
+        if (opens || closes) && name_ends {
+            out.push_str("chorus-noscript");
+        } else {
+            out.push_str(&html[found..found + "noscript".len()]);
+        }
+        at = found + "noscript".len();
+    }
+    out.push_str(&html[at..]);
+    out.into()
 }
 
 /// What a page declares about itself in JSON-LD and `<meta>` tags beyond what the
@@ -493,15 +543,7 @@ fn decode_page(html: &[u8]) -> std::borrow::Cow<'_, str> {
         return text.into();
     }
     let head = String::from_utf8_lossy(&html[..html.len().min(4096)]).to_ascii_lowercase();
-    let declared = head.find("charset").and_then(|i| {
-        let rest = head[i + "charset".len()..].trim_start().strip_prefix('=')?.trim_start();
-        let label: String = rest
-            .trim_start_matches(['"', '\''])
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
-            .collect();
-        encoding_rs::Encoding::for_label(label.as_bytes())
-    });
+    let declared = declared_charset(&head);
     // Mostly UTF-8 with a few stray bytes (pages pasted together) reads best as UTF-8;
     // otherwise the declared single-byte encoding, or windows-1252.
     let (multibyte, invalid) = utf8_evidence(html);
@@ -511,6 +553,24 @@ fn decode_page(html: &[u8]) -> std::borrow::Cow<'_, str> {
     }
     let encoding = declared.filter(|e| *e != encoding_rs::UTF_8).unwrap_or(encoding_rs::WINDOWS_1252);
     encoding.decode_without_bom_handling(html).0
+}
+
+/// The encoding a `<meta charset>` or `<meta http-equiv content="…; charset=…">` in
+/// `head` (lower-cased) declares. Only `meta` tags count: a `charset` attribute on a
+/// `script` (as web archives insert before the page's own head) says nothing about the page.
+fn declared_charset(head: &str) -> Option<&'static encoding_rs::Encoding> {
+    head.match_indices("<meta").find_map(|(start, _)| {
+        let tag = &head[start..];
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        let i = tag.find("charset")?;
+        let rest = tag[i + "charset".len()..].trim_start().strip_prefix('=')?.trim_start();
+        let label: String = rest
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+            .collect();
+        encoding_rs::Encoding::for_label(label.as_bytes())
+    })
 }
 
 /// Valid multi-byte UTF-8 sequences and invalid bytes in `bytes`.
@@ -544,6 +604,46 @@ fn readability_text(html: &str, url: Option<&str>) -> Option<String> {
     .ok()
     .flatten()
 }
+
+/// The lines that open `second` (Readability's text) before the first line `text` also
+/// has, when `text` lacks them: the standfirst or lead that the first extractor left
+/// outside the body container it picked. At most [`MAX_LEAD_LINES`] lines and
+/// [`MAX_LEAD_CHARS`] characters, or nothing (then they are not a lead).
+fn lead_missing_from(text: &str, second: &str) -> Option<String> {
+    let squeeze = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = squeeze(text);
+    let key = |line: &str| squeeze(line).chars().take(40).collect::<String>();
+    let lines: Vec<&str> = second.lines().map(str::trim).filter(|l| !l.is_empty()).take(MAX_LEAD_LINES + 1).collect();
+    let anchor = lines.iter().position(|l| flat.contains(&key(l)))?;
+    if anchor == 0 {
+        return None;
+    }
+    let lead: Vec<&str> = lines[..anchor].iter().copied().filter(|l| reads_as_lead(l)).collect();
+    let chars: usize = lead.iter().map(|l| l.chars().count()).sum();
+    (!lead.is_empty() && chars <= MAX_LEAD_CHARS).then(|| lead.join("\n\n"))
+}
+
+/// Whether a line reads as a lead sentence: eight words or more, ending as a sentence
+/// ends, not a picture credit or a script notice, not a breadcrumb trail (dates and
+/// labels are too short).
+fn reads_as_lead(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    let trail = [" » ", " › ", " > "].iter().any(|sep| line.matches(sep).count() >= 2);
+    line.split_whitespace().count() >= 8
+        && line.trim_end().ends_with(['.', '!', '?', '…', '"', '“', '”', '»', '«'])
+        && !trail
+        && !NOT_LEAD_MARKERS.iter().any(|m| lower.contains(m))
+}
+
+/// Words that mark a line as a picture caption or credit, or a notice about scripts.
+const NOT_LEAD_MARKERS: [&str; 10] =
+    ["foto", "photo", "bild:", "credit", "quelle:", "©", "copyright", "click to enlarge", "imagen", "javascript"];
+
+/// Most lines taken from the second opinion as a lead.
+const MAX_LEAD_LINES: usize = 4;
+
+/// Most characters taken from the second opinion as a lead.
+const MAX_LEAD_CHARS: usize = 800;
 
 /// Shortest second opinion worth trusting, in characters.
 const MIN_SECOND_OPINION_CHARS: usize = 200;
@@ -607,7 +707,7 @@ fn tidy(text: &str) -> String {
 /// Lines that open what follows an article on news and blog pages (related links, tag
 /// lists, "back to the list"), in the languages of chorus's outlets, lower-cased and
 /// without a trailing colon. Matched as whole short lines, never inside a sentence.
-const TRAILING_SECTION_CUES: [&str; 61] = [
+const TRAILING_SECTION_CUES: [&str; 63] = [
     // de
     "das könnte sie auch interessieren",
     "das könnte dich auch interessieren",
@@ -657,6 +757,8 @@ const TRAILING_SECTION_CUES: [&str; 61] = [
     "dans la même rubrique",
     "relacionadas",
     "noticias relacionadas",
+    "temas relacionados",
+    "artículos relacionados",
     "te puede interesar",
     "también te puede interesar",
     "etiquetas",
@@ -676,7 +778,7 @@ const TRAILING_SECTION_CUES: [&str; 61] = [
 
 /// Single lines that are page furniture wherever they stand (ad labels, print and
 /// share buttons, "back to top").
-const FURNITURE_LINES: [&str; 20] = [
+const FURNITURE_LINES: [&str; 24] = [
     "advertisement",
     "anzeige",
     "werbung",
@@ -697,10 +799,22 @@ const FURNITURE_LINES: [&str; 20] = [
     "comments closed",
     "permalien",
     "imprimer cette page",
+    "diese seite teilen",
+    "artikel teilen",
+    "hier können sie den artikel bewerten",
+    "artikel bewerten",
 ];
 
+/// Ends of short lines that are download or print links ("Dieses Skript als PDF
+/// herunterladen").
+const FURNITURE_SUFFIXES: [&str; 4] = ["pdf herunterladen", "als pdf speichern", "download pdf", "télécharger le pdf"];
+
+/// Starts of short lines that are a page's own address or a print link
+/// ("Permalink https://…").
+const FURNITURE_PREFIXES: [&str; 3] = ["permalink", "permalien", "imprimer"];
+
 /// Lines that start a tag or topic list (`Tags: python, docker`): cut like the cues.
-const LIST_PREFIXES: [&str; 10] = [
+const LIST_PREFIXES: [&str; 13] = [
     "tags:",
     "themen:",
     "schlagworte:",
@@ -711,9 +825,18 @@ const LIST_PREFIXES: [&str; 10] = [
     "mots-clés",
     "tagi:",
     "temas:",
+    // a blog post's filing line, "read more in the print edition"
+    "this entry was posted in",
+    "czytaj więcej",
+    "lesen sie mehr",
 ];
 
-/// Weaker cues, cut only in the last 15 % of the text (inside it they can head content).
+/// Phrases that end a page's last line without being part of the text ("… (9) Zurück
+/// zur Liste": a link back to the overview run into the last paragraph).
+const CLOSING_PHRASES: [&str; 5] =
+    ["zurück zur liste", "zurück zur listenansicht", "zurück zur übersicht", "back to list", "diese seite teilen"];
+
+/// Weaker cues, cut only in the last 20 % of the text (inside it they can head content).
 const LATE_CUES: [&str; 8] = [
     "weitere informationen",
     "kontakt",
@@ -740,31 +863,56 @@ fn without_trailing_sections(text: &str) -> String {
     let mut at = 0;
     for line in text.split_inclusive('\n') {
         let k = key(line);
-        let short = line.trim().chars().count() <= 60;
+        let chars = line.trim().chars().count();
+        let short = chars <= 60;
         let trailing = at * 10 >= total * 4;
-        if short
-            && trailing
-            && (TRAILING_SECTION_CUES.contains(&k.as_str()) || LIST_PREFIXES.iter().any(|p| k.starts_with(p)))
+        if trailing
+            && ((short && TRAILING_SECTION_CUES.contains(&k.as_str()))
+                || (chars <= 100 && LIST_PREFIXES.iter().any(|p| k.starts_with(p))))
         {
             break;
         }
-        if short && at * 100 >= total * 85 && LATE_CUES.contains(&k.as_str()) {
+        if short && at * 100 >= total * 80 && LATE_CUES.contains(&k.as_str()) {
             break;
         }
         at += line.len();
-        if short && (FURNITURE_LINES.contains(&k.as_str()) || credit(&k)) {
+        let furniture_edge =
+            FURNITURE_SUFFIXES.iter().any(|f| k.ends_with(f)) || FURNITURE_PREFIXES.iter().any(|f| k.starts_with(f));
+        if short && (FURNITURE_LINES.contains(&k.as_str()) || credit(&k) || furniture_edge) {
             continue;
         }
         out.push_str(line);
     }
     // A label left dangling at the end ("Autoren:", "Von:") introduces nothing.
     let mut out = tidy(&out);
+    loop {
+        let lower = out.to_lowercase();
+        let Some(phrase) = CLOSING_PHRASES.iter().find(|p| lower.ends_with(*p)) else { break };
+        // Lower-casing keeps these phrases' byte lengths (ASCII and "ü" alike).
+        let keep = out.len() - phrase.len();
+        if !out.is_char_boundary(keep) || out[keep..].to_lowercase() != **phrase {
+            break;
+        }
+        out.truncate(out[..keep].trim_end().len());
+    }
     while let Some(last) = out.rsplit('\n').next().filter(|l| l.chars().count() <= 60 && l.ends_with(':')) {
         let keep = out.len() - last.len();
         out.truncate(out[..keep].trim_end().len());
     }
+    // A byline closing the page ("Von:" and a name on the last two lines).
+    let lines: Vec<&str> = out.rsplit('\n').filter(|l| !l.trim().is_empty()).take(2).collect();
+    if let [name, label] = lines[..] {
+        let is_label = BYLINE_LABELS.contains(&label.trim().to_lowercase().as_str());
+        if is_label && name.split_whitespace().count() <= 4 && name.chars().count() <= 40 {
+            let keep = out.rfind(label.trim()).unwrap_or(out.len());
+            out.truncate(out[..keep].trim_end().len());
+        }
+    }
     out
 }
+
+/// Labels that introduce the author's name on a line of its own.
+const BYLINE_LABELS: [&str; 8] = ["von:", "by:", "autor:", "autorin:", "text:", "par :", "par:", "por:"];
 
 /// Removes soft hyphens and zero-width characters: invisible on the page, they split
 /// words for every later step (sentence splitting, terms, quotes).
@@ -901,6 +1049,98 @@ mod tests {
     }
 
     #[test]
+    fn closing_links_bylines_and_download_lines_are_dropped() {
+        let body = "Der Stadtrat hat den Haushalt beschlossen. Die Opposition stimmte dagegen.\n\n".repeat(4);
+        let run_in = format!("{body}Das Ergebnis: 30. Lisa Vittozzi (ITA) +4.11,5 (9) Zurück zur Liste");
+        assert!(without_trailing_sections(&run_in).ends_with("(9)"), "{}", without_trailing_sections(&run_in));
+        let byline = format!("{body}Von:\n\nGötz Warnke");
+        assert_eq!(without_trailing_sections(&byline), tidy(&body));
+        // A closing sentence that starts with "Von" is text.
+        let sentence = format!("{body}Von: Bonn bis Berlin reichte die Kette der Proteste am Wochenende.");
+        assert_eq!(without_trailing_sections(&sentence), tidy(&sentence));
+        let furniture = format!(
+            "Dieses Skript als PDF herunterladen\n\n{body}Permalink https://p.example/p/RPYx\n\nDiese Seite teilen"
+        );
+        assert_eq!(without_trailing_sections(&furniture), tidy(&body));
+        let filed = format!("{body}This entry was posted in Allgemein. Bookmark the permalink.");
+        assert_eq!(without_trailing_sections(&filed), tidy(&body));
+        let late = format!("{body}Kontakt:\nJan Koch, Telefon 040 49 07 11 06");
+        assert_eq!(without_trailing_sections(&late), tidy(&body));
+    }
+
+    #[test]
+    fn a_lead_that_readability_has_and_the_first_text_lacks_is_prepended() {
+        let body = "Der Stadtrat hat den Haushalt beschlossen.\nDie Opposition stimmte dagegen.";
+        let second = "Start » Politik » Haushalt\n\
+            Der Stadtrat hat am Dienstag nach langer Debatte den Haushalt für das kommende Jahr beschlossen.\n\
+            Der Bürgermeister im Rathaus. Foto: Stadt Musterstadt\n\
+            Der Stadtrat hat den Haushalt beschlossen.\nDie Opposition stimmte dagegen.";
+        assert_eq!(
+            lead_missing_from(body, second).as_deref(),
+            Some("Der Stadtrat hat am Dienstag nach langer Debatte den Haushalt für das kommende Jahr beschlossen.")
+        );
+        // Nothing when Readability starts where the text starts, or shares no line with it.
+        assert_eq!(lead_missing_from(body, body), None);
+        assert_eq!(lead_missing_from(body, "Etwas ganz anderes steht hier, lang genug für einen Satz."), None);
+        // Only breadcrumbs, dates and captions before the shared line: no lead.
+        let junk = "Start » Politik » Haushalt\n12.01.2022\nDer Bürgermeister. Foto: Stadt\nDer Stadtrat hat den Haushalt beschlossen.";
+        assert_eq!(lead_missing_from(body, junk), None);
+    }
+
+    #[test]
+    fn an_article_inside_noscript_is_read_as_markup() {
+        let page = "<html><head><noscript><link rel=stylesheet href=a.css></noscript></head><BODY>\
+            <NOSCRIPT><p>x</p></NOSCRIPT><p>noscript is a word here</p></body></html>";
+        let renamed = noscript_as_markup(page);
+        assert!(renamed.contains("<head><noscript><link"), "{renamed}");
+        assert!(renamed.contains("<chorus-noscript><p>x</p></chorus-noscript>"), "{renamed}");
+        assert!(renamed.contains("<p>noscript is a word here</p>"), "{renamed}");
+        let paragraph = "<p>Phishing sites rotate domains very quickly to avoid being blocked, and malware \
+            campaigns target users directly. Enhanced protection checks pages in real time.</p>";
+        let page = format!(
+            "<html><head><title>Blog</title></head><body><nav><a href=/>Home</a></nav><div class=post>\
+             <script>render()</script><noscript>{}</noscript></div></body></html>",
+            paragraph.repeat(4)
+        );
+        let p = extract_page(page.as_bytes(), "noscript.html").expect("extracted");
+        assert!(p.text.contains("Phishing sites rotate domains very quickly"), "{}", p.text);
+        assert!(!p.text.contains("<p>"), "{}", p.text);
+    }
+
+    #[test]
+    fn boilerplate_boxes_inside_the_article_are_pruned_but_code_stays() {
+        let paragraph = "<p>Der Stadtrat hat den Haushalt nach langer Debatte beschlossen, die Opposition \
+            stimmte geschlossen dagegen und kündigte eine Klage an.</p>";
+        let page = format!(
+            "<html><head><title>Haushalt</title></head><body><article>{}\
+             <div class=\"share-buttons\">Auf Facebook teilen Auf X teilen</div>{}\
+             <div class=\"snippet-clipboard-content position-relative\"><pre><code>cargo add chorus</code></pre></div>\
+             <div class=\"related-posts\"><a href=/a>Neue Schwimmhalle eröffnet</a></div></article></body></html>",
+            paragraph.repeat(3),
+            paragraph.repeat(3)
+        );
+        let p = extract_page(page.as_bytes(), "prune.html").expect("extracted");
+        assert!(p.text.contains("kündigte eine Klage an"), "{}", p.text);
+        assert!(!p.text.contains("Auf Facebook teilen"), "{}", p.text);
+        assert!(!p.text.contains("Schwimmhalle"), "{}", p.text);
+        assert!(p.text.contains("cargo add chorus"), "{}", p.text);
+    }
+
+    #[test]
+    fn trafilatura_classic_keeps_paragraphs_apart_and_words_whole() {
+        let paragraph = "<p>Das <b>Bundes</b>verfassungsgericht hat die Klage nach langer Beratung abgewiesen, \
+            die Kläger wollen nun vor den Europäischen Gerichtshof ziehen.</p>";
+        let page = format!(
+            "<html><body><nav><a href=/>Start</a></nav><article>{}</article><footer>Impressum</footer></body></html>",
+            paragraph.repeat(4)
+        );
+        let text = rs_trafilatura::extract_classic(&page);
+        assert!(text.contains("Das Bundesverfassungsgericht hat die Klage"), "{text}");
+        assert_eq!(text.lines().filter(|l| l.contains("abgewiesen")).count(), 4, "{text}");
+        assert!(!text.contains("Impressum"), "{text}");
+    }
+
+    #[test]
     fn layout_whitespace_is_tidied_and_paragraphs_kept() {
         assert_eq!(
             tidy("  \t Erster   Absatz\n\t\t\n \n  zweiter\tAbsatz  \nZeile\n\n"),
@@ -948,6 +1188,19 @@ mod tests {
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice("<p>é</p>".as_bytes());
         assert_eq!(decode_page(&bom), "<p>é</p>");
+    }
+
+    #[test]
+    fn only_a_meta_tag_declares_the_encoding() {
+        // A web archive's `<script charset="utf-8">` comes before the page's own GB2312
+        // declaration; the page is GB2312 ("新华网" in GB2312 bytes).
+        let mut page = b"<html><head><script src='/a.js' charset=\"utf-8\"></script>\
+            <meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"/></head><body><p>"
+            .to_vec();
+        page.extend_from_slice(b"\xd0\xc2\xbb\xaa\xcd\xf8</p></body></html>");
+        assert!(decode_page(&page).contains("<p>新华网</p>"), "{}", decode_page(&page));
+        assert_eq!(declared_charset("<script charset=\"utf-8\"></script>"), None);
+        assert_eq!(declared_charset("<meta charset='windows-1250'>"), Some(encoding_rs::WINDOWS_1250));
     }
 
     #[test]

@@ -1378,6 +1378,9 @@ fn extract_main_content_with_profile(doc: &Document, options: &Options, page_tit
         }
     }
 
+    if let Some(node) = &content_node {
+        prune_like_trafilatura(node);
+    }
     let (mut text, mut html) = if let Some(node) = &content_node {
         let text = extract_filtered_text_with_title(node, options, page_title);
         let html = extract_filtered_html(node, options);
@@ -1535,6 +1538,62 @@ fn extract_main_content_with_profile(doc: &Document, options: &Options, page_tit
     }
 
     Ok((text, content_html))
+}
+
+/// chorus: trafilatura's rule-based deletion inside the chosen content node
+/// (`prune_unwanted_sections`: navigation, footers, share bars, related links, bylines,
+/// teasers by class or id), which the port's own text walk does not apply. An element
+/// that reads as article text (see [`holds_article_text`]) stays, and nothing is removed
+/// when the rules would take over six sevenths of the node's text (trafilatura's backup
+/// rule).
+fn prune_like_trafilatura(node: &Selection) {
+    use crate::selector::{discard, precision};
+    let rules = discard::OVERALL_DISCARDED_CONTENT.iter().chain(precision::DISCARDED_TEASER);
+    let rules: Vec<_> = rules.collect();
+    let mut doomed: Vec<Selection> = Vec::new();
+    let mut matched = std::collections::HashSet::new();
+    for d in node.select("*").nodes() {
+        let sel = Selection::from(*d);
+        if rules.iter().any(|r| r(&sel)) && !holds_article_text(&sel) {
+            // Only the outermost match is removed.
+            let nested = sel.ancestors(None).nodes().iter().any(|a| matched.contains(&a.id));
+            matched.insert(d.id);
+            if !nested {
+                doomed.push(sel);
+            }
+        }
+    }
+    if doomed.is_empty() {
+        return;
+    }
+    let before = node.text().chars().count();
+    let removed: usize = doomed.iter().map(|d| d.text().chars().count()).sum();
+    if before.saturating_sub(removed) * 7 <= before {
+        return;
+    }
+    for d in doomed {
+        d.remove();
+    }
+}
+
+/// chorus: the shortest element, in characters, that a class-name rule may not remove
+/// when few of its characters are links: a long text block is the article, whatever its
+/// wrapper is called.
+const ARTICLE_TEXT_CHARS: usize = 2000;
+
+/// chorus: whether `el` reads as article text rather than furniture: it holds preformatted
+/// text (code), or it is over [`ARTICLE_TEXT_CHARS`] long with under 30 % of its
+/// characters inside links.
+fn holds_article_text(el: &Selection) -> bool {
+    if el.select("pre").length() > 0 {
+        return true;
+    }
+    let len = el.text().chars().count();
+    if len < ARTICLE_TEXT_CHARS {
+        return false;
+    }
+    let linked: usize = el.select("a").nodes().iter().map(|a| Selection::from(*a).text().chars().count()).sum();
+    linked * 10 < len * 3
 }
 
 /// chorus: class or id tokens that name an article's lead paragraph.

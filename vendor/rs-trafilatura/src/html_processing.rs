@@ -152,7 +152,10 @@ fn doc_cleaning_inner(doc: &Document, opts: &Options, preserve_tags: &[&str]) {
     // Handle noscript elements: strip tag but keep children if they contain
     // substantial content (>500 chars) that isn't consent/GDPR banners.
     const NOSCRIPT_CONTENT_THRESHOLD: usize = 500;
-    for noscript_node in doc.select("noscript").nodes() {
+    // chorus: `chorus-noscript` is a `<noscript>` in the body that chorus renamed before
+    // parsing, so that its content is markup (html5ever reads a noscript as raw text when
+    // scripting is on); kept on the same terms, removed otherwise.
+    for noscript_node in doc.select("noscript, chorus-noscript").nodes() {
         let noscript = Selection::from(*noscript_node);
         let text = noscript.text();
         let text_lower = text.to_lowercase();
@@ -168,6 +171,8 @@ fn doc_cleaning_inner(doc: &Document, opts: &Options, preserve_tags: &[&str]) {
 
         if text_len > NOSCRIPT_CONTENT_THRESHOLD && !is_consent {
             etree::strip(&noscript);
+        } else if dom::tag_name(&noscript).is_some_and(|t| t == "chorus-noscript") {
+            noscript.remove();
         }
     }
 
@@ -213,6 +218,12 @@ fn doc_cleaning_inner(doc: &Document, opts: &Options, preserve_tags: &[&str]) {
         // Remove tags that the page type profile wants to preserve
         if !preserve_tags.is_empty() {
             cleaning_opts.tags_to_remove.retain(|t| !preserve_tags.contains(&t.as_str()));
+        }
+
+        // chorus: a caption outside a `<figure>` (`div.image > figcaption`) goes with
+        // the figures it belongs to, as trafilatura drops figures when images are off.
+        if !opts.include_images {
+            cleaning_opts.tags_to_remove.push("figcaption".to_string());
         }
 
         // Conditional: include tables — don't remove figure/picture/source

@@ -5,10 +5,15 @@
 # to nginx (target: >= 0.5 of nginx's requests/s, p99 < 10 ms at 64 connections).
 #
 #   scripts/load.sh [DATA_DIR]
+#   MODE=random scripts/load.sh [DATA_DIR]
 #
 # DATA_DIR holds stories (default: the demo's folder; run `cargo run --release -- demo
 # --no-serve` first). Settings: CONNS (64), SECS (10), WRK_THREADS (2), WORKERS (2: chorus'
 # runtime threads and nginx' worker processes, so both get the same CPUs).
+# MODE=random: every request a random page of every story in every edition (warm cache
+# after one pass), nginx serving the same pages rendered to files, and chorus twice: with
+# a browser User-Agent (views counted) and with a script's (not counted); target >= 0.85
+# of nginx's requests/s and p99 < 10 ms with views counted.
 # Installs wrk and nginx with apt when run as root and they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +73,7 @@ http {
     root $work/www;
     location = /story { default_type text/html; try_files /story.html =404; }
     location = /front { default_type text/html; try_files /index.html =404; }
+    location /s/ { default_type text/html; }
   }
 }
 NGINX
@@ -90,6 +96,67 @@ errors = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print(f"{rps:.0f} {p99:.2f} {errors.group(1) if errors else 0}")
 PY
 }
+
+if [ "${MODE:-}" = random ]; then
+  # Every story in every edition, rendered once through chorus (a script's User-Agent:
+  # no views) into files nginx serves; the same list of paths drives wrk for both.
+  curl -fsS "$base/api/stories" | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' >"$work/ids"
+  mkdir -p "$work/www/s"
+  : >"$work/chorus-paths"; : >"$work/nginx-paths"
+  while read -r id; do
+    for lang in en de fr es it; do
+      echo "/stories/$id?lang=$lang" >>"$work/chorus-paths"
+      echo "/s/$id-$lang.html" >>"$work/nginx-paths"
+      echo "url = \"$base/stories/$id?lang=$lang\""
+      echo "output = \"$work/www/s/$id-$lang.html\""
+    done
+  done <"$work/ids" >"$work/curl.cfg"
+  curl -fsS -A "load.sh" --parallel --parallel-max 8 -K "$work/curl.cfg"
+  chmod -R a+rX "$work"
+  pages="$(wc -l <"$work/chorus-paths")"
+  cat >"$work/random.lua" <<'LUA'
+local paths = {}
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+end
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+LUA
+  run_random() { # base paths-file user-agent -> "rps p99_ms non2xx"
+    wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" --latency -H "User-Agent: $3" -s "$work/random.lua" "$1" -- "$2" \
+      >"$work/wrk.txt"
+    python3 - "$work/wrk.txt" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(f"{rps:.0f} {p99:.2f} {errors.group(1) if errors else 0}")
+PY
+  }
+  echo "load (random pages): $pages pages, $conns connections, $secs s each, wrk $wrk_threads threads, $workers server workers, $(nproc) cores"
+  # One warm-up pass through chorus so every page is cached, as nginx's files are.
+  run_random "$base" "$work/chorus-paths" "load.sh" >/dev/null
+  read -r n_rps n_p99 n_err <<<"$(run_random "$nginx_base" "$work/nginx-paths" "$ua")"
+  read -r v_rps v_p99 v_err <<<"$(run_random "$base" "$work/chorus-paths" "$ua")"
+  read -r b_rps b_p99 b_err <<<"$(run_random "$base" "$work/chorus-paths" "load.sh")"
+  printf "%-28s %12s %10s %8s\n" server "requests/s" "p99 ms" non-2xx
+  printf "%-28s %12s %10s %8s\n" nginx "$n_rps" "$n_p99" "$n_err"
+  printf "%-28s %12s %10s %8s\n" "chorus, views counted" "$v_rps" "$v_p99" "$v_err"
+  printf "%-28s %12s %10s %8s\n" "chorus, not counted" "$b_rps" "$b_p99" "$b_err"
+  ratio="$(python3 -c "print(f'{$v_rps/$n_rps:.2f}')")"
+  ratio_b="$(python3 -c "print(f'{$b_rps/$n_rps:.2f}')")"
+  verdict="$(python3 -c "print('meets' if $v_rps/$n_rps >= 0.85 and $v_p99 < 10 else 'misses')")"
+  echo "random pages: chorus/nginx requests/s = $ratio with views counted ($ratio_b without), p99 = $v_p99 ms -> $verdict the target (>= 0.85, < 10 ms)"
+  report="target/load-random-report.json"
+  printf '{"pages": %s, "nginx_rps": %s, "nginx_p99_ms": %s, "counted_rps": %s, "counted_p99_ms": %s, "uncounted_rps": %s, "uncounted_p99_ms": %s, "ratio_counted": %s, "ratio_uncounted": %s, "counted_non_2xx": %s}\n' \
+    "$pages" "$n_rps" "$n_p99" "$v_rps" "$v_p99" "$b_rps" "$b_p99" "$ratio" "$ratio_b" "$v_err" >"$report"
+  echo "written $report"
+  exit 0
+fi
 
 echo "load: $conns connections, $secs s each, wrk $wrk_threads threads, $workers server workers, $(nproc) cores"
 printf "%-12s %-8s %12s %10s %8s\n" page server "requests/s" "p99 ms" non-2xx

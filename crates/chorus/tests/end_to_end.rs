@@ -1,4 +1,4 @@
-//! ingest → cluster → synthesise → HTTP → browser, on real data read from `../shared/data`,
+//! ingest → cluster → synthesise → HTTP → browser, on real data bundled in `data/demo`
 //! with the real embedding model and a real SQLite file.
 
 mod common;

@@ -1,13 +1,15 @@
-//! `chorus eval cluster` and `chorus dataset` on real data from `../shared/data`.
+//! `chorus eval cluster` and `chorus dataset` on real data from `../shared/data` (skipped,
+//! with a line saying so, where that folder is missing).
 
 mod common;
-use common::shared_data;
+use common::research_data;
 
 use chorus::settings::{Environment, Settings};
 
 #[test]
 fn neus_subset_scores_through_the_product_clusterer() {
-    let all = chorus_eval::datasets::neus(&shared_data().join("neus-allsides"), "val").expect("NeuS val converts");
+    let Some(neus) = research_data("neus-allsides", "neus_subset_scores_through_the_product_clusterer") else { return };
+    let all = chorus_eval::datasets::neus(&neus, "val").expect("NeuS val converts");
     assert_eq!(all.len(), 921);
     // 25 gold stories (75 articles), in the converter's shuffled order.
     let keep: std::collections::BTreeSet<String> = (1..=25).map(|n| format!("neus-val-{n}")).collect();
@@ -33,7 +35,11 @@ fn neus_subset_scores_through_the_product_clusterer() {
 
 #[test]
 fn itn_and_crisis_convert_with_events_split_on_gaps() {
-    let itn = chorus_eval::datasets::itn(&shared_data().join("itn-corpus"), 7.0).expect("ITN converts");
+    let test = "itn_and_crisis_convert_with_events_split_on_gaps";
+    let (Some(itn), Some(crisis)) = (research_data("itn-corpus", test), research_data("ml-crisis-cl-tls", test)) else {
+        return;
+    };
+    let itn = chorus_eval::datasets::itn(&itn, 7.0).expect("ITN converts");
     assert_eq!(itn.len(), 2546);
     assert!(itn.iter().all(|a| !a.text.contains('<') && a.title.is_empty() && a.published.is_some()));
     let events: std::collections::BTreeSet<&str> = itn.iter().map(|a| a.cluster.as_str()).collect();
@@ -42,7 +48,7 @@ fn itn_and_crisis_convert_with_events_split_on_gaps() {
     assert_eq!(subjects.len(), 210);
     assert!(events.len() > subjects.len(), "some subjects split into several events");
     assert!(itn.windows(2).all(|w| w[0].published <= w[1].published), "time order");
-    let crisis = chorus_eval::datasets::crisis(&shared_data().join("ml-crisis-cl-tls")).expect("ML-Crisis converts");
+    let crisis = chorus_eval::datasets::crisis(&crisis).expect("ML-Crisis converts");
     assert_eq!(crisis.len(), 1671);
     let topics: std::collections::BTreeSet<&str> = crisis.iter().map(|a| a.cluster.as_str()).collect();
     assert_eq!(topics.len(), 4);

@@ -1,18 +1,21 @@
-//! `chorus eval extract` on the real article-extraction benchmark in `../shared/data`.
+//! `chorus eval extract` on the real article-extraction benchmark and trafilatura's
+//! evaluation set in `../shared/data` (skipped, with a line saying so, where that folder
+//! is missing), and on hand-made sets.
 
 mod common;
 
-fn benchmark() -> std::path::PathBuf {
-    common::shared_data().join("article-extraction-benchmark")
+fn benchmark(test: &str) -> Option<std::path::PathBuf> {
+    common::research_data("article-extraction-benchmark", test)
 }
 
 #[test]
 fn the_benchmark_is_extracted_scored_and_written_in_its_own_format() {
+    let Some(benchmark) = benchmark("the_benchmark_is_extracted_scored_and_written_in_its_own_format") else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("pred.json");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
         .args(["eval", "extract", "--json", "--input"])
-        .arg(benchmark())
+        .arg(&benchmark)
         .arg("--out")
         .arg(&out)
         .output()
@@ -29,7 +32,7 @@ fn the_benchmark_is_extracted_scored_and_written_in_its_own_format() {
     let pred: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("--out written")).expect("JSON object");
     let truth: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(benchmark().join("ground-truth.json")).expect("ground truth"))
+        serde_json::from_str(&std::fs::read_to_string(benchmark.join("ground-truth.json")).expect("ground truth"))
             .expect("JSON object");
     assert_eq!(pred.len(), truth.len());
     assert!(truth.keys().all(|k| pred[k]["articleBody"].is_string()), "an articleBody for every page");
@@ -49,17 +52,15 @@ fn a_folder_that_is_not_a_benchmark_is_refused_with_the_reason() {
     assert!(stderr.contains("ground-truth.json") && stderr.contains("not a JSON object"), "{stderr}");
 }
 
-fn trafilatura_set() -> std::path::PathBuf {
-    common::shared_data().join("trafilatura-eval-dev")
-}
-
 #[test]
 fn trafilaturas_set_is_scored_with_its_snippet_metric_and_reported_page_by_page() {
+    let test = "trafilaturas_set_is_scored_with_its_snippet_metric_and_reported_page_by_page";
+    let Some(set) = common::research_data("trafilatura-eval-dev", test) else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
     let (out, report) = (tmp.path().join("pred.json"), tmp.path().join("report.json"));
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
         .args(["eval", "extract", "--json", "--input"])
-        .arg(trafilatura_set())
+        .arg(&set)
         .arg("--out")
         .arg(&out)
         .arg("--report")

@@ -1,10 +1,10 @@
-//! The optional model writer, end to end through `chorus eval synth` on real NeuS stories:
+//! The optional model writer, end to end through `chorus eval synth` on real stories from
+//! the bundled demo data (Global Voices posts, `data/demo`):
 //! an endpoint that is down leaves every article extractive (and says so); with the
 //! `llama` feature, the pinned SmolLM2-135M writes, every kept sentence re-verifies against
 //! its cited claims, and a second run is answered from the response cache.
 
 mod common;
-use common::shared_data;
 
 use std::path::{Path, PathBuf};
 
@@ -17,12 +17,12 @@ fn chorus(args: &[&str]) -> std::process::Output {
         .expect("chorus runs")
 }
 
-/// The first `n` NeuS val stories as an `eval synth` input file.
-fn neus_input(dir: &Path, n: usize) -> PathBuf {
-    let stories =
-        chorus_eval::datasets::neus_synth(&shared_data().join("neus-allsides"), "val").expect("NeuS val converts");
+/// `n` stories of the bundled demo data as an `eval synth` input file.
+fn demo_input(dir: &Path, n: usize) -> PathBuf {
+    let stories = common::demo_synth_stories(n);
+    assert_eq!(stories.len(), n, "the demo data has {n} Global Voices days of three posts or more");
     let input = dir.join("synth.jsonl");
-    let lines: Vec<String> = stories.iter().take(n).map(|s| serde_json::to_string(s).expect("serialises")).collect();
+    let lines: Vec<String> = stories.iter().map(|s| serde_json::to_string(s).expect("serialises")).collect();
     std::fs::write(&input, lines.join("\n")).expect("write");
     input
 }
@@ -57,7 +57,7 @@ fn articles(out: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn an_endpoint_that_is_down_leaves_the_extractive_articles_and_says_why() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let input = neus_input(tmp.path(), 3);
+    let input = demo_input(tmp.path(), 3);
     let plain = eval(&input, &tmp.path().join("plain.jsonl"), &[]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let endpoint = format!("http://127.0.0.1:{port}/v1");
@@ -85,7 +85,7 @@ fn an_endpoint_that_is_down_leaves_the_extractive_articles_and_says_why() {
 #[test]
 fn smollm2_writes_verified_sentences_and_a_second_run_comes_from_the_cache() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let input = neus_input(tmp.path(), 4);
+    let input = demo_input(tmp.path(), 4);
     let cache = tmp.path().join("llm-cache");
     let run = |name: &str| {
         let out = tmp.path().join(name);

@@ -317,6 +317,9 @@ fn two_web_processes_accept_each_others_forms_and_count_a_reader_once() {
     for _ in 0..2 {
         assert!(http(port, "GET", &format!("/stories/{id}"), "").starts_with("HTTP/1.1 200"));
     }
+    // Views are written in batches every few seconds, off the request path.
+    wait_for("the views to be stored", Duration::from_secs(20), || store.story_views(id).is_ok_and(|n| n >= 1));
+    std::thread::sleep(chorus_web::VIEW_FLUSH_EVERY * 2);
     assert_eq!(store.story_views(id).expect("views"), 1, "one reader, one view, whichever node served them");
     assert_eq!(*served_by.lock().expect("log"), [pa, pb, pa, pb], "the balancer alternated");
 

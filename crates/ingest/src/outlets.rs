@@ -130,31 +130,267 @@ pub struct OpmlFeed {
     pub site_url: Option<String>,
 }
 
-/// Reads every feed (`xmlUrl`) of an OPML file, at any nesting depth. Outlines whose
-/// `xmlUrl` is not an http(s) URL are listed in the second value, not imported.
+/// Reads every feed (`xmlUrl`) of an OPML file given as bytes: the encoding from a BOM, else
+/// UTF-8 when the bytes are valid UTF-8, else the XML declaration's `encoding`, else
+/// windows-1252 (a declaration that says UTF-8 over Latin-1 bytes is common). Then as
+/// [`parse_opml`].
+pub fn parse_opml_bytes(bytes: &[u8], file: &str) -> Result<(Vec<OpmlFeed>, Vec<String>), RegistryError> {
+    let text: std::borrow::Cow<'_, str> = if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        encoding.decode_without_bom_handling(&bytes[bom..]).0
+    } else if let Ok(text) = std::str::from_utf8(bytes) {
+        text.into()
+    } else {
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_ascii_lowercase();
+        let declared = head
+            .find("encoding=")
+            .and_then(|i| {
+                let rest = head[i + "encoding=".len()..].trim_start_matches(['"', '\'']);
+                let label: String =
+                    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
+                encoding_rs::Encoding::for_label(label.as_bytes())
+            })
+            .filter(|e| *e != encoding_rs::UTF_8);
+        declared.unwrap_or(encoding_rs::WINDOWS_1252).decode_without_bom_handling(bytes).0
+    };
+    parse_opml(&text, file)
+}
+
+/// Reads every feed (`xmlUrl`) of an OPML file, at any nesting depth, as leniently as
+/// feed readers do: subscription lists people export are often not well-formed XML (a raw
+/// `&` in a URL, unescaped quotes inside a title, HTML entities such as `&#039;` or
+/// `&eacute;`, attribute names in any case, outlines without `type`). Each `<outline>` tag
+/// is read on its own, so one broken tag costs only that outline. The second value lists,
+/// with file and line, the outlines not imported and why (unreadable tag, a feed URL that
+/// is not http(s), a site without a feed). Only a file with no outline at all is refused.
 pub fn parse_opml(text: &str, file: &str) -> Result<(Vec<OpmlFeed>, Vec<String>), RegistryError> {
-    let doc = opml::OPML::from_str(text)
-        .map_err(|e| RegistryError::Syntax { file: file.to_string(), reason: format!("not OPML: {e}") })?;
+    let lower = text.to_ascii_lowercase();
     let mut feeds = Vec::new();
     let mut skipped = Vec::new();
-    let mut stack: Vec<&opml::Outline> = doc.body.outlines.iter().rev().collect();
-    while let Some(o) = stack.pop() {
-        if let Some(url) = o.xml_url.as_deref() {
-            let title = o.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| o.text.clone());
-            if is_web_url(url.trim()) {
-                feeds.push(OpmlFeed {
-                    title: title.trim().to_string(),
-                    feed_url: url.trim().to_string(),
-                    site_url: o.html_url.clone().filter(|u| is_web_url(u)),
-                });
-            } else {
-                skipped.push(format!("{file}: outline {title:?}: xmlUrl {url:?} is not an http(s) URL; skipped"));
+    let mut found = 0;
+    let line_of = |at: usize| text[..at].matches('\n').count() + 1;
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("<outline").map(|i| at + i) {
+        at = i + "<outline".len();
+        // Outlines inside a comment are not outlines.
+        if lower[..i].rfind("<!--").is_some_and(|c| !lower[c..i].contains("-->")) {
+            continue;
+        }
+        if !lower[at..].starts_with(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>') {
+            continue;
+        }
+        found += 1;
+        let line = line_of(i);
+        let Some(tag) = read_tag(&text[at..]) else {
+            skipped
+                .push(format!("{file}:{line}: an outline tag that cannot be read (a quote or `>` missing); skipped"));
+            continue;
+        };
+        at += tag.len;
+        let attr = |name: &str| {
+            tag.attributes.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+        };
+        let title = attr("title").filter(|t| !t.is_empty()).or_else(|| attr("text")).unwrap_or_default();
+        match attr("xmlUrl").filter(|u| !u.is_empty()) {
+            Some(url) if is_web_url(&url) => {
+                feeds.push(OpmlFeed { title, feed_url: url, site_url: attr("htmlUrl").filter(|u| is_web_url(u)) })
+            }
+            Some(url) => {
+                skipped.push(format!("{file}:{line}: outline {title:?}: xmlUrl {url:?} is not an http(s) URL; skipped"))
+            }
+            None => {
+                // A leaf with a web site but no feed: nothing to poll.
+                let leaf = tag.self_closing || lower[at..].trim_start().starts_with("</outline");
+                if let Some(site) = attr("htmlUrl").filter(|_| leaf) {
+                    skipped.push(format!(
+                        "{file}:{line}: outline {title:?} has a site ({site}) but no xmlUrl feed; skipped"
+                    ));
+                }
             }
         }
-        stack.extend(o.outlines.iter().rev());
+    }
+    if found == 0 {
+        return Err(RegistryError::Syntax {
+            file: file.to_string(),
+            reason: "not OPML: no <outline> in the file".into(),
+        });
     }
     Ok((feeds, skipped))
 }
+
+/// One tag's attributes, read leniently, and the tag's length up to and including `>`.
+struct LenientTag {
+    attributes: Vec<(String, String)>,
+    self_closing: bool,
+    len: usize,
+}
+
+/// Reads the attributes of a tag from just after its name. A quoted value ends at the
+/// quote that is followed by the tag's end or by another attribute (`"Tom "the cat""` keeps
+/// its inner quotes) and before the next `<`; an unquoted value ends at whitespace. `None`
+/// when no `>` ends the tag or a quoted value never ends.
+fn read_tag(rest: &str) -> Option<LenientTag> {
+    let bytes = rest.as_bytes();
+    let mut attributes = Vec::new();
+    let mut i = 0;
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.');
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        match bytes.get(i) {
+            None => return None,
+            Some(b'>') => return Some(LenientTag { attributes, self_closing: false, len: i + 1 }),
+            Some(b'/') if bytes.get(i + 1) == Some(&b'>') => {
+                return Some(LenientTag { attributes, self_closing: true, len: i + 2 });
+            }
+            Some(b) if is_name(*b) => {}
+            Some(_) => {
+                // Stray character: skip it.
+                i += 1;
+                continue;
+            }
+        }
+        let name_start = i;
+        while i < bytes.len() && is_name(bytes[i]) {
+            i += 1;
+        }
+        let name = rest[name_start..i].to_string();
+        let mut j = i;
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if bytes.get(j) != Some(&b'=') {
+            attributes.push((name, String::new()));
+            continue;
+        }
+        j += 1;
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        let value;
+        match bytes.get(j) {
+            Some(&q) if q == b'"' || q == b'\'' => {
+                let start = j + 1;
+                // A value never runs past the next tag: `<` is not allowed in one.
+                let limit = rest[start..].find('<').map_or(rest.len(), |l| start + l);
+                let mut end = None;
+                let mut k = start;
+                while let Some(off) = rest[k..limit].find(q as char) {
+                    let close = k + off;
+                    if closes_value(&bytes[close + 1..]) {
+                        end = Some(close);
+                        break;
+                    }
+                    k = close + 1;
+                }
+                let close = end?;
+                value = &rest[start..close];
+                i = close + 1;
+            }
+            _ => {
+                let start = j;
+                let mut k = j;
+                while k < bytes.len() && !bytes[k].is_ascii_whitespace() && bytes[k] != b'>' {
+                    k += 1;
+                }
+                if k > start && bytes[k - 1] == b'/' && bytes.get(k) == Some(&b'>') {
+                    k -= 1;
+                }
+                value = &rest[start..k];
+                i = k;
+            }
+        }
+        attributes.push((name, decode_entities(value)));
+    }
+}
+
+/// Whether what follows a quote ends the attribute value: the tag's end, or whitespace
+/// and another `name=`.
+fn closes_value(after: &[u8]) -> bool {
+    let mut i = 0;
+    while i < after.len() && after[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    match after.get(i) {
+        None | Some(b'>') => true,
+        Some(b'/') => after.get(i + 1) == Some(&b'>'),
+        Some(_) if i == 0 => false,
+        Some(_) => {
+            let mut k = i;
+            while k < after.len() && (after[k].is_ascii_alphanumeric() || matches!(after[k], b'_' | b':' | b'-' | b'.'))
+            {
+                k += 1;
+            }
+            while k < after.len() && after[k].is_ascii_whitespace() {
+                k += 1;
+            }
+            k > i && after.get(k) == Some(&b'=')
+        }
+    }
+}
+
+/// XML and common HTML character references decoded; a `&` that starts none stays as it is.
+fn decode_entities(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest[1..].find(';').map(|e| e + 1).filter(|e| *e <= 12);
+        let decoded = end.and_then(|e| {
+            let name = &rest[1..e];
+            let c = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                u32::from_str_radix(num, 16).ok().and_then(char::from_u32)
+            } else if let Some(num) = name.strip_prefix('#') {
+                num.parse().ok().and_then(char::from_u32)
+            } else {
+                NAMED_ENTITIES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+            };
+            c.map(|c| (c, e + 1))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The named references found in exported subscription lists: XML's five and the HTML
+/// ones of Western European titles.
+const NAMED_ENTITIES: [(&str, char); 24] = [
+    ("amp", '&'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("nbsp", '\u{a0}'),
+    ("eacute", 'é'),
+    ("egrave", 'è'),
+    ("ecirc", 'ê'),
+    ("agrave", 'à'),
+    ("aacute", 'á'),
+    ("acirc", 'â'),
+    ("ccedil", 'ç'),
+    ("iacute", 'í'),
+    ("oacute", 'ó'),
+    ("ocirc", 'ô'),
+    ("uacute", 'ú'),
+    ("ntilde", 'ñ'),
+    ("auml", 'ä'),
+    ("ouml", 'ö'),
+    ("uuml", 'ü'),
+    ("szlig", 'ß'),
+    ("ndash", '–'),
+    ("mdash", '—'),
+];
 
 /// Writes outlets and their feeds as OPML 2.0: one outline per outlet (with its country,
 /// languages and type as attributes other readers ignore), one child per feed.
@@ -260,5 +496,88 @@ type = "private"
         assert_eq!(feeds[0].feed_url, "https://a.example/feed");
         assert!(skipped[0].contains("javascript:"), "{skipped:?}");
         assert!(parse_opml("<html>not opml</html>", "x.opml").unwrap_err().to_string().contains("not OPML"));
+    }
+
+    /// A list as real exports have them: each defect of the 13 lists a strict XML parser
+    /// refused, one per outline, around outlines that are fine.
+    const MALFORMED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<opml version=\"1.0\"><head><title>Feeds & more</title></head><body>
+<outline text=\"Nachrichten\" title=\"Nachrichten\">
+  <outline text=\"Backend\" type=\"rss\" xmlUrl=\"https://a.example/feed?page=backend-fd&lang=en\"/>
+  <outline text=\"Le \"Monde\" diplo\" xmlUrl=\"https://b.example/rss\" htmlUrl=\"https://b.example/\"/>
+  <outline text=\"L&#039;Équipe &amp; co\" xmlUrl='https://c.example/rss.xml'/>
+  <outline text=\"Caf&eacute;\" XMLURL=\"https://d.example/atom\">
+  </outline>
+</outline>
+<outline text=\"Broken xmlUrl=\"https://e.example/rss
+<outline text=\"Site only\" htmlUrl=\"https://f.example/\"/>
+<outline text=\"Script\" xmlUrl=\"javascript:alert(1)\"/>
+<!-- <outline text=\"Commented\" xmlUrl=\"https://g.example/rss\"/> -->
+<outline text=unquoted xmlUrl=https://h.example/feed/>
+</body></opml>";
+
+    #[test]
+    fn malformed_lists_give_every_outline_they_can_and_name_the_lines_they_cannot() {
+        let (feeds, skipped) = parse_opml(MALFORMED, "list.opml").unwrap();
+        let urls: Vec<&str> = feeds.iter().map(|f| f.feed_url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://a.example/feed?page=backend-fd&lang=en",
+                "https://b.example/rss",
+                "https://c.example/rss.xml",
+                "https://d.example/atom",
+                "https://h.example/feed"
+            ]
+        );
+        assert_eq!(feeds[1].title, "Le \"Monde\" diplo");
+        assert_eq!(feeds[1].site_url.as_deref(), Some("https://b.example/"));
+        assert_eq!(feeds[2].title, "L'Équipe & co");
+        assert_eq!(feeds[3].title, "Café");
+        assert_eq!(feeds[4].title, "unquoted");
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert!(skipped[0].starts_with("list.opml:10:"), "{skipped:?}");
+        assert!(skipped[1].starts_with("list.opml:11:") && skipped[1].contains("no xmlUrl"), "{skipped:?}");
+        assert!(skipped[2].starts_with("list.opml:12:") && skipped[2].contains("javascript:"), "{skipped:?}");
+    }
+
+    #[test]
+    fn wrong_or_missing_encoding_declarations_are_read() {
+        // Latin-1 bytes under a declaration that says UTF-8, and under none.
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><opml><body>\
+            <outline text=\"M\xfcnchen Stra\xdfe\" xmlUrl=\"https://m.example/rss\"/></body></opml>";
+        let (feeds, _) = parse_opml_bytes(latin1, "l.opml").unwrap();
+        assert_eq!(feeds[0].title, "München Straße");
+        let declared = b"<?xml version=\"1.0\" encoding=\"windows-1250\"?><opml><body>\
+            <outline text=\"\x8alask\xfd\" xmlUrl=\"https://s.example/rss\"/></body></opml>";
+        assert_eq!(parse_opml_bytes(declared, "s.opml").unwrap().0[0].title, "Šlaský");
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice(
+            "<opml><body><outline text=\"Zürich\" xmlUrl=\"https://z.example/\"/></body></opml>".as_bytes(),
+        );
+        assert_eq!(parse_opml_bytes(&bom, "z.opml").unwrap().0[0].title, "Zürich");
+    }
+
+    #[test]
+    fn a_generated_list_of_a_thousand_outlines_is_read_whole() {
+        let mut xml = String::from("<opml version=\"2.0\"><body>");
+        for c in 0..10 {
+            xml.push_str(&format!("<outline text=\"Category {c}\">"));
+            for n in 0..100 {
+                // Every seventh with a raw `&`, every eleventh with quotes in its title.
+                let q = if n % 11 == 0 { "\"quoted\" " } else { "" };
+                let amp = if n % 7 == 0 { "&page=2" } else { "" };
+                xml.push_str(&format!(
+                    "<outline type=\"rss\" text=\"{q}Feed {c}-{n}\" xmlUrl=\"https://f{c}.example/{n}.xml?a=1{amp}\"/>\n"
+                ));
+            }
+            xml.push_str("</outline>");
+        }
+        xml.push_str("</body></opml>");
+        let (feeds, skipped) = parse_opml(&xml, "big.opml").unwrap();
+        assert_eq!(feeds.len(), 1000);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(feeds[0].title, "\"quoted\" Feed 0-0");
+        assert_eq!(feeds[7].feed_url, "https://f0.example/7.xml?a=1&page=2");
     }
 }

@@ -20,7 +20,7 @@ mod sqlite_site;
 pub mod testing;
 
 pub use pg::{DEFAULT_POOL_SIZE, PgStore};
-pub use site::{NewReport, REPORT_KINDS, Report, RevisionInfo, Session, SiteStore};
+pub use site::{NewReport, REPORT_KINDS, Report, RevisionInfo, Session, SiteStore, StoryView};
 pub use sqlite::SqliteStore;
 
 use chorus_core::{Article, ArticleRecord, Outlet, StoryArticle, StoryDetail, StoryId, StorySummary};

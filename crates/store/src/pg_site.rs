@@ -4,7 +4,7 @@
 
 use crate::pg::{MARK_DIRTY, append_revision, article_from_value, latest_revision, lock_story, notify_texts};
 use crate::rules;
-use crate::site::{NewReport, Report, RevisionInfo, Session, SiteStore};
+use crate::site::{NewReport, Report, RevisionInfo, Session, SiteStore, StoryView};
 use crate::{PgStore, Result, StoreError};
 use chorus_core::{StoryArticle, StoryId};
 use chrono::{DateTime, Utc};
@@ -290,6 +290,30 @@ impl SiteStore for PgStore {
                 tx.execute("DELETE FROM story_views WHERE day < $1", &[&keep_from])?;
             }
             Ok(new)
+        })
+    }
+
+    fn record_views(&self, views: &[StoryView], keep_from: &str) -> Result<Vec<bool>> {
+        self.tx(|tx| {
+            let insert = tx.prepare(
+                "INSERT INTO story_views (story_id, day, visitor) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )?;
+            let total = tx.prepare(
+                "INSERT INTO story_view_totals (story_id, views) VALUES ($1, 1) \
+                 ON CONFLICT (story_id) DO UPDATE SET views = story_view_totals.views + 1",
+            )?;
+            let mut counted = Vec::with_capacity(views.len());
+            for v in views {
+                let new = tx.execute(&insert, &[&v.story, &v.day, &v.visitor])? > 0;
+                if new {
+                    tx.execute(&total, &[&v.story])?;
+                }
+                counted.push(new);
+            }
+            if counted.iter().any(|n| *n) {
+                tx.execute("DELETE FROM story_views WHERE day < $1", &[&keep_from])?;
+            }
+            Ok(counted)
         })
     }
 

@@ -75,6 +75,18 @@ pub struct NewReport {
     pub created_at: DateTime<Utc>,
 }
 
+/// One view to store: a visitor hash of a story on a day (see
+/// [`SiteStore::record_views`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryView {
+    /// The story.
+    pub story: StoryId,
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// The visitor's hash for that day.
+    pub visitor: Vec<u8>,
+}
+
 /// A logged-in editor's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -137,6 +149,9 @@ pub trait SiteStore: Store {
     /// Counts a view unless this visitor hash already viewed the story that day; true when
     /// counted. Rows of days before `keep_from` are deleted (their totals stay).
     fn record_view(&self, story: StoryId, day: &str, visitor: &[u8], keep_from: &str) -> Result<bool>;
+    /// [`SiteStore::record_view`] for many views in one transaction (the site batches
+    /// them off the request path); one answer per view, true when it was counted.
+    fn record_views(&self, views: &[StoryView], keep_from: &str) -> Result<Vec<bool>>;
     /// Views of a story.
     fn story_views(&self, story: StoryId) -> Result<u64>;
 }

@@ -1,7 +1,7 @@
 //! SQLite implementation of [`SiteStore`].
 
 use crate::rules::{self, LatestRevision, from_json, to_json};
-use crate::site::{NewReport, Report, RevisionInfo, Session, SiteStore};
+use crate::site::{NewReport, Report, RevisionInfo, Session, SiteStore, StoryView};
 use crate::sqlite::{MARK_DIRTY, fmt_time, parse_time};
 use crate::{Result, SqliteStore};
 use chorus_core::{StoryArticle, StoryId};
@@ -347,6 +347,32 @@ impl SiteStore for SqliteStore {
         }
         tx.commit()?;
         Ok(new)
+    }
+
+    fn record_views(&self, views: &[StoryView], keep_from: &str) -> Result<Vec<bool>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut counted = Vec::with_capacity(views.len());
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT OR IGNORE INTO story_views (story_id, day, visitor) VALUES (?1, ?2, ?3)")?;
+            let mut total = tx.prepare_cached(
+                "INSERT INTO story_view_totals (story_id, views) VALUES (?1, 1) \
+                 ON CONFLICT(story_id) DO UPDATE SET views = views + 1",
+            )?;
+            for v in views {
+                let new = insert.execute(params![v.story, v.day, v.visitor])? > 0;
+                if new {
+                    total.execute([v.story])?;
+                }
+                counted.push(new);
+            }
+        }
+        if counted.iter().any(|n| *n) {
+            tx.execute("DELETE FROM story_views WHERE day < ?1", [keep_from])?;
+        }
+        tx.commit()?;
+        Ok(counted)
     }
 
     fn story_views(&self, story: StoryId) -> Result<u64> {

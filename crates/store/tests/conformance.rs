@@ -6,7 +6,7 @@ use chorus_core::{Article, Outlet, OutletKind, StoryArticle, SynthSentence};
 use chorus_store::testing::TestDatabase;
 use chorus_store::{
     ClusterState, FeedUpdate, InsertOutcome, NewArticle, NewReport, PgStore, RecheckOutcome, Session, SiteStore,
-    SqliteStore, StoreStats,
+    SqliteStore, StoreStats, StoryView,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
@@ -451,6 +451,14 @@ fn users_sessions_views_and_related(f: Fixture) {
     assert!(s.record_view(id, "2026-11-29", b"v1", "2026-11-28").unwrap(), "another day");
     assert_eq!(s.story_views(id).unwrap(), 3);
     assert_eq!(s.story_views(id + 1).unwrap(), 0);
+    // A batch: one transaction, one answer per view, repeats inside it and against what is
+    // stored not counted.
+    let view = |day: &str, visitor: &[u8]| StoryView { story: id, day: day.into(), visitor: visitor.to_vec() };
+    let batch =
+        [view("2026-11-29", b"v1"), view("2026-11-29", b"v3"), view("2026-11-29", b"v3"), view("2026-11-29", b"v4")];
+    assert_eq!(s.record_views(&batch, "2026-11-28").unwrap(), [false, true, false, true]);
+    assert_eq!(s.story_views(id).unwrap(), 5);
+    assert_eq!(s.record_views(&[], "2026-11-28").unwrap(), Vec::<bool>::new());
     s.put_related(id, &[(7, 0.5), (8, 0.7)]).unwrap();
     assert_eq!(s.related(id).unwrap(), vec![(8, 0.7), (7, 0.5)]);
     s.put_related(id, &[(9, 0.9)]).unwrap();

@@ -6,7 +6,7 @@ use crate::reader::choose_edition;
 use crate::{AppState, WebError, blocking, i18n};
 use atom_syndication::{Content, Entry, Feed, FixedDateTime, Link, Person, Text};
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use chorus_core::{StoryArticle, StoryId};
 use chrono::Utc;
@@ -38,16 +38,34 @@ fn feed_response(feed: Feed) -> Response {
     ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], feed.to_string()).into_response()
 }
 
+/// `path` under `base` (absolute), or site-relative without one.
+fn under(base: Option<&str>, path: &str) -> String {
+    format!("{}{path}", base.unwrap_or_default())
+}
+
 /// `GET /feeds/{lang}.atom`: the edition's stories, most recently updated first (cached
-/// like the pages: feed readers poll it often and it reads 50 stories).
-pub async fn edition_feed(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, WebError> {
+/// like the pages, per site address: feed readers poll it often and it reads 50 stories).
+/// Links are absolute when the site's address is known ([`crate::SiteConfig::base_url`]),
+/// with `xml:base`.
+pub async fn edition_feed(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let lang = file.strip_suffix(".atom").filter(|l| i18n::has_edition(l)).ok_or(WebError::NotFound)?.to_string();
-    let key = format!("feed:{lang}");
-    let xml = state.cached_page(key, move |state| async move { render_edition_feed(&state, &lang).await }).await?;
+    let base = state.config.base_url(&headers);
+    let key = format!("feed:{lang}:{}", base.as_deref().unwrap_or_default());
+    let xml = state
+        .cached_page(key, move |state| async move { render_edition_feed(&state, &lang, base.as_deref()).await })
+        .await?;
     Ok(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml.to_string()).into_response())
 }
 
-async fn render_edition_feed(state: &AppState, lang: &str) -> Result<std::sync::Arc<str>, WebError> {
+async fn render_edition_feed(
+    state: &AppState,
+    lang: &str,
+    base: Option<&str>,
+) -> Result<std::sync::Arc<str>, WebError> {
     let lang = lang.to_string();
     let ui = i18n::ui(&lang);
     let summaries = state.summaries().await?;
@@ -73,7 +91,7 @@ async fn render_edition_feed(state: &AppState, lang: &str) -> Result<std::sync::
             title: Text::plain(a.title.clone()),
             updated: time(a.written_at),
             authors: vec![Person { name: a.edited_by.clone(), ..Default::default() }],
-            links: vec![link(state.config.link(&format!("/stories/{}?lang={}", a.story_id, a.lang)), "alternate")],
+            links: vec![link(under(base, &format!("/stories/{}?lang={}", a.story_id, a.lang)), "alternate")],
             content: Some(Content {
                 value: Some(article_html(a)),
                 content_type: Some("html".into()),
@@ -89,7 +107,16 @@ async fn render_edition_feed(state: &AppState, lang: &str) -> Result<std::sync::
         subtitle: Some(Text::plain(ui.tagline)),
         updated: time(updated),
         lang: Some(lang.clone()),
-        links: vec![link(state.config.link(&format!("/?lang={lang}")), "alternate")],
+        links: vec![
+            link(under(base, &format!("/?lang={lang}")), "alternate"),
+            Link {
+                href: under(base, &format!("/feeds/{lang}.atom")),
+                rel: "self".into(),
+                mime_type: Some("application/atom+xml".into()),
+                ..Default::default()
+            },
+        ],
+        base: base.map(|b| format!("{b}/")),
         entries,
         ..Default::default()
     }
@@ -97,12 +124,16 @@ async fn render_edition_feed(state: &AppState, lang: &str) -> Result<std::sync::
     .into())
 }
 
-/// `GET /stories/{id}/feed.atom?lang=…`: a story's revisions, newest first.
+/// `GET /stories/{id}/feed.atom?lang=…`: a story's revisions, newest first, each linking
+/// to its revision page; links absolute as in [`edition_feed`].
 pub async fn story_feed(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Response, WebError> {
+    let base = state.config.base_url(&headers);
+    let base = base.as_deref();
     let id: StoryId = id.parse().map_err(|_| WebError::NotFound)?;
     let wanted: Vec<String> = q.get("lang").into_iter().cloned().collect();
     let (lang, title, revisions) = blocking(&state, move |s| {
@@ -127,7 +158,7 @@ pub async fn story_feed(
             updated: time(info.written_at),
             authors: vec![Person { name: info.edited_by.clone(), ..Default::default() }],
             links: vec![link(
-                state.config.link(&format!("/stories/{id}/revisions/{}?lang={lang}", info.revision)),
+                under(base, &format!("/stories/{id}/revisions/{}?lang={lang}", info.revision)),
                 "alternate",
             )],
             content: Some(Content {
@@ -145,7 +176,16 @@ pub async fn story_feed(
         title: Text::plain(title),
         updated: time(updated),
         lang: Some(lang.clone()),
-        links: vec![link(state.config.link(&format!("/stories/{id}?lang={lang}")), "alternate")],
+        links: vec![
+            link(under(base, &format!("/stories/{id}?lang={lang}")), "alternate"),
+            Link {
+                href: under(base, &format!("/stories/{id}/feed.atom?lang={lang}")),
+                rel: "self".into(),
+                mime_type: Some("application/atom+xml".into()),
+                ..Default::default()
+            },
+        ],
+        base: base.map(|b| format!("{b}/")),
         entries,
         ..Default::default()
     }))

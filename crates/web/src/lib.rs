@@ -51,8 +51,14 @@ pub struct SiteConfig {
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
     pub trust_forwarded: bool,
     /// The site's public address (`https://news.example.org`), for absolute links in
-    /// feeds; feeds use site-relative links without it.
+    /// feeds. Without it feeds take the address from the request: the forwarded host and
+    /// scheme behind a trusted proxy, else a `Host` header in [`SiteConfig::allowed_hosts`]
+    /// or on loopback.
     pub public_url: Option<String>,
+    /// `Host` header values (`news.example.org`, `news.example.org:8080`) feeds may build
+    /// their absolute links from when no public address is set; others get site-relative
+    /// links (a forged Host must not end up in a cached feed).
+    pub allowed_hosts: Vec<String>,
     /// A secret every web node of one site shares (≥ 16 characters): forms signed by one
     /// node are accepted by the others, and a visitor is counted once whichever node they
     /// reach. `None`: random per process (one web node; forms expire on restart).
@@ -60,12 +66,40 @@ pub struct SiteConfig {
 }
 
 impl SiteConfig {
-    /// `path` as an absolute link when the public address is known.
-    pub fn link(&self, path: &str) -> String {
-        match &self.public_url {
-            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
-            None => path.to_string(),
+    /// The site's absolute address (`scheme://host[:port]`, no trailing slash) for a
+    /// request with `headers`: the public address; else, with `trust_forwarded`, the
+    /// proxy's `X-Forwarded-Proto`/`X-Forwarded-Host` (or `Host`); else a `Host` that is
+    /// allowed or on loopback, over http (https when cookies are marked secure). `None`
+    /// when none of these holds: links stay site-relative.
+    pub fn base_url(&self, headers: &axum::http::HeaderMap) -> Option<String> {
+        if let Some(base) = &self.public_url {
+            return Some(base.trim_end_matches('/').to_string());
         }
+        let header = |name: &str| {
+            headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or_default().trim())
+        };
+        let valid_host = |h: &str| {
+            !h.is_empty() && h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+        };
+        if self.trust_forwarded {
+            let host = header("x-forwarded-host").or(header("host")).filter(|h| valid_host(h))?;
+            let scheme = match header("x-forwarded-proto") {
+                Some("https") => "https",
+                Some("http") => "http",
+                _ if self.secure_cookies => "https",
+                _ => "http",
+            };
+            return Some(format!("{scheme}://{}", host.to_ascii_lowercase()));
+        }
+        let host = header("host").filter(|h| valid_host(h))?.to_ascii_lowercase();
+        // The name without the port: `[::1]:8080` → `::1`, `localhost:8080` → `localhost`.
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or_default(),
+            None => host.split(':').next().unwrap_or_default(),
+        };
+        let loopback = name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let allowed = self.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(&host) || a.eq_ignore_ascii_case(name));
+        (loopback || allowed).then(|| format!("{}://{host}", if self.secure_cookies { "https" } else { "http" }))
     }
 }
 
@@ -532,16 +566,72 @@ pub async fn refresh_index(
     Ok(changed.len())
 }
 
+/// How often queued views are written to the store ([`keep_views_flushed`]): the most a
+/// crash can lose.
+pub const VIEW_FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// Writes the queued views to the store in one transaction; returns how many were
+/// counted. Views the store already had (another web node counted the visitor) are not,
+/// and their stories' totals are read again. When the store refuses the write, the views
+/// go back to the queue for the next try and the error is returned.
+pub async fn flush_views(state: &AppState) -> Result<usize, WebError> {
+    let batch = state.views.take_pending();
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let keep_from = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let store = state.store.clone();
+    let rows = batch.clone();
+    let written = tokio::task::spawn_blocking(move || store.record_views(&rows, &keep_from)).await;
+    let counted = match written {
+        Ok(Ok(counted)) => counted,
+        Ok(Err(e)) => {
+            state.views.requeue(batch);
+            return Err(WebError::Internal(e.to_string()));
+        }
+        Err(e) => {
+            state.views.requeue(batch);
+            return Err(WebError::Internal(e.to_string()));
+        }
+    };
+    let mut recount: Vec<StoryId> =
+        batch.iter().zip(&counted).filter(|(_, new)| !**new).map(|(v, _)| v.story).collect();
+    recount.sort_unstable();
+    recount.dedup();
+    for id in recount {
+        let stored = blocking(state, move |s| s.story_views(id)).await?;
+        state.views.set(id, stored + state.views.pending_of(id));
+    }
+    Ok(counted.iter().filter(|n| **n).count())
+}
+
+/// Flushes queued views every `every` until the process ends.
+pub async fn keep_views_flushed(state: AppState, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = flush_views(&state).await {
+            tracing::warn!(error = %e, "storing views failed; they stay queued");
+        }
+    }
+}
+
 /// Serves the site on `listener` until `shutdown` resolves (client addresses are passed
-/// to the handlers for rate limits and view counting).
+/// to the handlers for rate limits and view counting); queued views are flushed every
+/// [`VIEW_FLUSH_EVERY`] meanwhile and once more at the end.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+    let flusher = tokio::spawn(keep_views_flushed(state.clone(), VIEW_FLUSH_EVERY));
+    let served = axum::serve(listener, router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    flusher.abort();
+    if let Err(e) = flush_views(&state).await {
+        tracing::warn!(error = %e, "storing the last views failed");
+    }
+    served
 }
 
 #[cfg(test)]
@@ -549,11 +639,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn links_are_absolute_with_a_public_address() {
+    fn the_site_address_comes_from_configuration_or_a_trusted_request() {
+        let headers = |pairs: &[(&str, &str)]| {
+            let mut h = axum::http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"), v.parse().expect("value"));
+            }
+            h
+        };
         let mut c = SiteConfig::default();
-        assert_eq!(c.link("/stories/1"), "/stories/1");
+        // Loopback is always allowed; any other Host is not, unless configured.
+        assert_eq!(c.base_url(&headers(&[("host", "127.0.0.1:8080")])).as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(c.base_url(&headers(&[("host", "[::1]:8080")])).as_deref(), Some("http://[::1]:8080"));
+        assert_eq!(c.base_url(&headers(&[("host", "localhost")])).as_deref(), Some("http://localhost"));
+        assert_eq!(c.base_url(&headers(&[("host", "evil.example")])), None);
+        assert_eq!(c.base_url(&headers(&[("host", "a\"b")])), None);
+        assert_eq!(c.base_url(&headers(&[])), None);
+        c.allowed_hosts = vec!["news.example.org".into()];
+        assert_eq!(
+            c.base_url(&headers(&[("host", "News.Example.org:8443")])).as_deref(),
+            Some("http://news.example.org:8443")
+        );
+        // Forwarded headers count only behind a trusted proxy.
+        let proxied =
+            headers(&[("host", "10.0.0.5"), ("x-forwarded-host", "news.example.org"), ("x-forwarded-proto", "https")]);
+        assert_eq!(c.base_url(&proxied), None);
+        c.trust_forwarded = true;
+        assert_eq!(c.base_url(&proxied).as_deref(), Some("https://news.example.org"));
+        // The configured public address wins over everything.
         c.public_url = Some("https://news.example.org/".into());
-        assert_eq!(c.link("/stories/1"), "https://news.example.org/stories/1");
+        assert_eq!(c.base_url(&headers(&[("host", "127.0.0.1")])).as_deref(), Some("https://news.example.org"));
     }
 
     #[test]

@@ -619,14 +619,9 @@ pub(crate) async fn count_view(state: &AppState, id: StoryId, client: &Client) -
     let today = Utc::now().date_naive();
     let decision = state.views.decide(id, &today.to_string(), &client.address, &client.user_agent);
     let ViewDecision::Record { day, visitor } = decision else { return Ok(total) };
-    let keep_from = (today - chrono::Days::new(1)).to_string();
-    let new = blocking(state, move |s| s.record_view(id, &day, &visitor, &keep_from)).await?;
-    if !new {
-        return Ok(total);
-    }
+    // Stored in the next batch (`keep_views_flushed`), not on the request path.
     crate::metrics::SiteCounters::bump(&state.counters.views);
-    state.views.set(id, total + 1);
-    Ok(total + 1)
+    Ok(state.views.queue(id, day, visitor, total))
 }
 
 // ---------------------------------------------------------------- reports

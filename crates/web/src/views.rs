@@ -8,6 +8,12 @@
 //! Floods: one address counts at most [`PER_ADDRESS_PER_STORY`] visitors per story per day
 //! (several people behind one router, not a script rotating User-Agents), and at most
 //! [`NEW_VIEWS_PER_MINUTE`] new views a minute across stories.
+//!
+//! Counting does not write on the request path: a new view raises the story's total in
+//! memory at once and waits in a queue that [`crate::keep_views_flushed`] writes to the
+//! store in one transaction every [`crate::VIEW_FLUSH_EVERY`] (and [`crate::serve`] once
+//! more on shutdown). A crash loses at most that long of views; a store that refuses the
+//! write (a full disk) keeps them queued, up to [`MAX_PENDING_VIEWS`].
 
 use crate::security::{RateLimiter, random_bytes};
 use chorus_core::StoryId;
@@ -15,6 +21,10 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
+
+/// Views waiting for the store at most; beyond, the oldest are dropped (with a warning):
+/// the store has refused writes for a long time, and memory must stay bounded.
+pub const MAX_PENDING_VIEWS: usize = 200_000;
 
 /// Visitors one address may add to one story per day.
 pub const PER_ADDRESS_PER_STORY: u32 = 5;
@@ -85,6 +95,7 @@ pub struct ViewCounter {
     shared: Option<Vec<u8>>,
     flood: RateLimiter,
     totals: Mutex<HashMap<StoryId, u64>>,
+    pending: Mutex<Vec<chorus_store::StoryView>>,
 }
 
 fn hash16(parts: &[&[u8]]) -> [u8; 16] {
@@ -112,6 +123,7 @@ impl ViewCounter {
             shared: None,
             flood: RateLimiter::new(NEW_VIEWS_PER_MINUTE, Duration::from_secs(60)),
             totals: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -166,6 +178,42 @@ impl ViewCounter {
     /// Sets the cached total for a story (read from the store).
     pub fn set(&self, story: StoryId, total: u64) {
         self.totals.lock().unwrap_or_else(|p| p.into_inner()).insert(story, total);
+    }
+
+    /// Queues a recorded view for the store and raises the story's cached total from
+    /// `total`; returns the new total.
+    pub fn queue(&self, story: StoryId, day: String, visitor: [u8; 16], total: u64) -> u64 {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.len() >= MAX_PENDING_VIEWS {
+            let drop = pending.len() + 1 - MAX_PENDING_VIEWS;
+            pending.drain(..drop);
+            tracing::warn!(dropped = drop, "the store has not taken views for a long time; the oldest are dropped");
+        }
+        pending.push(chorus_store::StoryView { story, day, visitor: visitor.to_vec() });
+        drop(pending);
+        self.set(story, total + 1);
+        total + 1
+    }
+
+    /// The queued views, taken out of the queue.
+    pub fn take_pending(&self) -> Vec<chorus_store::StoryView> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Puts views the store refused back at the front of the queue.
+    pub fn requeue(&self, views: Vec<chorus_store::StoryView>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let newer = std::mem::replace(&mut *pending, views);
+        pending.extend(newer);
+        if pending.len() > MAX_PENDING_VIEWS {
+            let drop = pending.len() - MAX_PENDING_VIEWS;
+            pending.drain(..drop);
+        }
+    }
+
+    /// Views of `story` still queued.
+    pub fn pending_of(&self, story: StoryId) -> u64 {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|v| v.story == story).count() as u64
     }
 }
 

@@ -203,6 +203,44 @@ impl App {
     }
 }
 
+/// Python's feedparser (the parser most feed readers' code descends from) reads each
+/// feed with `bozo` false, every link absolute. It is installed once into a virtual
+/// environment under the test's target folder (PyPI is reachable where chorus is built).
+fn feedparser_reads_without_complaint(feeds: &[&str]) {
+    use std::process::Command;
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("feedparser-venv");
+    let python = venv.join("bin").join("python");
+    let ready = || Command::new(&python).args(["-c", "import feedparser"]).status().is_ok_and(|s| s.success());
+    if !ready() {
+        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 runs");
+        assert!(made.success(), "python3 -m venv");
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "feedparser==6.0.11"])
+            .status()
+            .expect("pip runs");
+        assert!(installed.success() && ready(), "pip install feedparser==6.0.11");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (n, feed) in feeds.iter().enumerate() {
+        let path = dir.path().join(format!("feed{n}.xml"));
+        std::fs::write(&path, feed).unwrap();
+        let check = "import sys, feedparser\n\
+            d = feedparser.parse(sys.argv[1])\n\
+            assert not d.bozo, repr(d.get('bozo_exception'))\n\
+            assert d.entries, 'no entries'\n\
+            links = [d.feed.link] + [e.link for e in d.entries]\n\
+            assert all(l.startswith('http://127.0.0.1:8080/') for l in links), links\n\
+            print('ok', len(d.entries))";
+        let out = Command::new(&python).args(["-c", check]).arg(&path).output().expect("python runs");
+        assert!(
+            out.status.success(),
+            "feedparser on feed {n}: {}{}\n{feed}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// The value of a hidden input in a page.
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -277,9 +315,36 @@ async fn views_count_once_per_visitor_and_not_bots() {
     assert_eq!(views(&app.get(&path, &[]).await.body), 1, "no user agent");
     let other_browser = "Mozilla/5.0 (Macintosh) Safari/605.1.15";
     assert_eq!(views(&app.get(&path, &[("user-agent", other_browser)]).await.body), 2);
+    // Counted views wait in memory for the next batch: the store has none yet.
+    assert_eq!(app.store.story_views(app.story).unwrap(), 0, "nothing written on the request path");
+    assert_eq!(chorus_web::flush_views(&app.state).await.unwrap(), 2);
+    assert_eq!(app.store.story_views(app.story).unwrap(), 2);
     let flood: Vec<u64> = futures_lite(&app, &path).await;
     assert!(flood.iter().all(|&n| n <= 2 + chorus_web::views::PER_ADDRESS_PER_STORY as u64), "{flood:?}");
+    chorus_web::flush_views(&app.state).await.unwrap();
     assert!(app.store.story_views(app.story).unwrap() <= 2 + chorus_web::views::PER_ADDRESS_PER_STORY as u64);
+    assert_eq!(
+        views(&app.get(&path, &[("user-agent", FIREFOX)]).await.body),
+        app.store.story_views(app.story).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn views_another_node_already_stored_are_not_counted_twice() {
+    // Two web nodes of one site (a shared secret: they hash a visitor alike) over one store.
+    let (store, story, _) = fixture();
+    let config = SiteConfig { secret: Some("one secret for the whole site".into()), ..SiteConfig::default() };
+    let first = AppState::new(store.clone(), None, None, config.clone()).unwrap();
+    let second = AppState::new(store.clone(), None, None, config).unwrap();
+    let path = format!("/stories/{story}");
+    for state in [&first, &second] {
+        let req = Request::get(&path).header("user-agent", FIREFOX).body(Body::empty()).unwrap();
+        assert_eq!(chorus_web::router(state.clone()).oneshot(req).await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(chorus_web::flush_views(&first).await.unwrap(), 1);
+    assert_eq!(chorus_web::flush_views(&second).await.unwrap(), 0, "the same visitor, counted by the first node");
+    assert_eq!(store.story_views(story).unwrap(), 1);
+    assert_eq!(second.views.cached(story), Some(1), "the second node's total is read again");
 }
 
 /// 40 requests from one address with rotating browser User-Agents.
@@ -534,6 +599,26 @@ async fn api_openapi_feeds_and_search() {
         app.get(&format!("/stories/{}/feed.atom?lang=en", app.story), &[]).await.body.parse().unwrap();
     assert_eq!(story_feed.entries().len(), 1);
     assert_eq!(app.get("/feeds/xx.atom", &[]).await.status, StatusCode::NOT_FOUND);
+    // Absolute links and xml:base from an allowed Host (loopback is); a Host nobody
+    // allowed gets site-relative links, and is not cached into the others' feed.
+    let host = [("host", "127.0.0.1:8080")];
+    let edition_xml = app.get("/feeds/de.atom", &host).await.body;
+    let edition: atom_syndication::Feed = edition_xml.parse().unwrap();
+    assert_eq!(edition.base(), Some("http://127.0.0.1:8080/"));
+    let entry_link = edition.entries()[0].links()[0].href();
+    assert_eq!(entry_link, format!("http://127.0.0.1:8080/stories/{}?lang=de", app.story));
+    let forged: atom_syndication::Feed =
+        app.get("/feeds/de.atom", &[("host", "evil.example")]).await.body.parse().unwrap();
+    assert_eq!(forged.base(), None);
+    assert!(forged.entries()[0].links()[0].href().starts_with("/stories/"));
+    let story_xml = app.get(&format!("/stories/{}/feed.atom?lang=en", app.story), &host).await.body;
+    let story_feed: atom_syndication::Feed = story_xml.parse().unwrap();
+    for entry in story_feed.entries() {
+        let href = entry.links()[0].href();
+        let path = href.strip_prefix("http://127.0.0.1:8080").expect("absolute link");
+        assert_eq!(app.get(path, &[]).await.status, StatusCode::OK, "{href} exists");
+    }
+    feedparser_reads_without_complaint(&[&edition_xml, &story_xml]);
 
     // Search, once the index has caught up.
     let index = app.state.search.clone().unwrap();

@@ -84,6 +84,10 @@ pub struct SiteArgs {
     /// an https address also marks session cookies Secure.
     #[arg(long, env = "CHORUS_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Host names feeds may take their absolute links from when no public address is set
+    /// (repeat, or comma-separated in CHORUS_ALLOWED_HOSTS); loopback is always allowed.
+    #[arg(long = "allowed-host", env = "CHORUS_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// A secret all web processes of one site share (≥ 16 characters; only from the
     /// environment or the config file, so it stays out of process lists): forms signed
     /// by one are accepted by the others, and a visitor is counted once across them.
@@ -101,6 +105,7 @@ impl SiteArgs {
             secure_cookies: self.secure_cookies,
             trust_forwarded: self.trust_forwarded,
             public_url: self.public_url.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
             secret: self.site_secret.clone(),
         };
     }

@@ -32,8 +32,8 @@ pub fn run(cmd: FeedsCommand) -> Result<i32> {
     use chorus_ingest::outlets;
     match cmd {
         FeedsCommand::Import { store, file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let (feeds, skipped) = outlets::parse_opml(&text, &file.display().to_string())?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let (feeds, skipped) = outlets::parse_opml_bytes(&bytes, &file.display().to_string())?;
             for s in &skipped {
                 eprintln!("{s}");
             }

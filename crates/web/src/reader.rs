@@ -596,8 +596,35 @@ pub async fn story_page(
         .await?;
     let views = count_view(&state, id, &client).await?;
     let word = if views == 1 { ui.view_one } else { ui.views };
-    let page = html.replacen(VIEWS_SLOT, &format!("<span class=\"views\">{views}</span> {word}"), 1);
-    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+    Ok(with_views(html, format!("<span class=\"views\">{views}</span> {word}")))
+}
+
+/// The cached page as the response, its views slot filled, without copying the page: the
+/// parts before and after the slot are slices of the cached text, sent with the count
+/// between them (a page is 10–150 KB; copying it for every request cost a tenth of the
+/// throughput under load).
+fn with_views(html: Arc<str>, views: String) -> Response {
+    struct Page(Arc<str>);
+    impl AsRef<[u8]> for Page {
+        fn as_ref(&self) -> &[u8] {
+            self.0.as_bytes()
+        }
+    }
+    let at = memchr::memmem::find(html.as_bytes(), VIEWS_SLOT.as_bytes());
+    let all = axum::body::Bytes::from_owner(Page(html));
+    let parts = match at {
+        Some(at) => vec![all.slice(..at), axum::body::Bytes::from(views), all.slice(at + VIEWS_SLOT.len()..)],
+        None => vec![all],
+    };
+    let length: usize = parts.iter().map(|p| p.len()).sum();
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(
+        parts.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()), (header::CONTENT_LENGTH, length.to_string())],
+        body,
+    )
+        .into_response()
 }
 
 /// A story's views, from memory once read from the store.

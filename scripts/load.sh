@@ -84,8 +84,7 @@ sleep 0.5
 nginx_base="http://127.0.0.1:18089"
 curl -fsS "$nginx_base/story" | cmp -s - "$work/www/story.html" || { echo "nginx does not serve the page" >&2; exit 1; }
 
-run_wrk() { # url -> "rps p99_ms"
-  wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" --latency -H "User-Agent: $ua" "$1" >"$work/wrk.txt"
+wrk_numbers() { # wrk's report in $work/wrk.txt -> "rps p99_ms non2xx"
   python3 - "$work/wrk.txt" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -95,6 +94,11 @@ p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print(f"{rps:.0f} {p99:.2f} {errors.group(1) if errors else 0}")
 PY
+}
+
+run_wrk() { # url -> "rps p99_ms non2xx"
+  wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" --latency -H "User-Agent: $ua" "$1" >"$work/wrk.txt"
+  wrk_numbers
 }
 
 if [ "${MODE:-}" = random ]; then
@@ -127,15 +131,7 @@ LUA
   run_random() { # base paths-file user-agent -> "rps p99_ms non2xx"
     wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" --latency -H "User-Agent: $3" -s "$work/random.lua" "$1" -- "$2" \
       >"$work/wrk.txt"
-    python3 - "$work/wrk.txt" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(f"{rps:.0f} {p99:.2f} {errors.group(1) if errors else 0}")
-PY
+    wrk_numbers
   }
   echo "load (random pages): $pages pages, $conns connections, $secs s each, wrk $wrk_threads threads, $workers server workers, $(nproc) cores"
   # One warm-up pass through chorus so every page is cached, as nginx's files are.

@@ -34,6 +34,11 @@ fn link(href: String, rel: &str) -> Link {
     Link { href, rel: rel.into(), mime_type: Some("text/html".into()), ..Default::default() }
 }
 
+/// The feed's own address (`rel="self"`), which feed readers and validators expect.
+fn self_link(href: String) -> Link {
+    Link { href, rel: "self".into(), mime_type: Some("application/atom+xml".into()), ..Default::default() }
+}
+
 fn feed_response(feed: Feed) -> Response {
     ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], feed.to_string()).into_response()
 }
@@ -109,12 +114,7 @@ async fn render_edition_feed(
         lang: Some(lang.clone()),
         links: vec![
             link(under(base, &format!("/?lang={lang}")), "alternate"),
-            Link {
-                href: under(base, &format!("/feeds/{lang}.atom")),
-                rel: "self".into(),
-                mime_type: Some("application/atom+xml".into()),
-                ..Default::default()
-            },
+            self_link(under(base, &format!("/feeds/{lang}.atom"))),
         ],
         base: base.map(|b| format!("{b}/")),
         entries,
@@ -178,12 +178,7 @@ pub async fn story_feed(
         lang: Some(lang.clone()),
         links: vec![
             link(under(base, &format!("/stories/{id}?lang={lang}")), "alternate"),
-            Link {
-                href: under(base, &format!("/stories/{id}/feed.atom?lang={lang}")),
-                rel: "self".into(),
-                mime_type: Some("application/atom+xml".into()),
-                ..Default::default()
-            },
+            self_link(under(base, &format!("/stories/{id}/feed.atom?lang={lang}"))),
         ],
         base: base.map(|b| format!("{b}/")),
         entries,

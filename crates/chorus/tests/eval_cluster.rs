@@ -36,9 +36,8 @@ fn neus_subset_scores_through_the_product_clusterer() {
 #[test]
 fn itn_and_crisis_convert_with_events_split_on_gaps() {
     let test = "itn_and_crisis_convert_with_events_split_on_gaps";
-    let (Some(itn), Some(crisis)) = (research_data("itn-corpus", test), research_data("ml-crisis-cl-tls", test)) else {
-        return;
-    };
+    let Some(itn) = research_data("itn-corpus", test) else { return };
+    let Some(crisis) = research_data("ml-crisis-cl-tls", test) else { return };
     let itn = chorus_eval::datasets::itn(&itn, 7.0).expect("ITN converts");
     assert_eq!(itn.len(), 2546);
     assert!(itn.iter().all(|a| !a.text.contains('<') && a.title.is_empty() && a.published.is_some()));

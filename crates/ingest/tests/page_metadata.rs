@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 fn set(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CHORUS_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .unwrap_or_else(|| {
+            // `crates/ingest` is two levels inside the repository; the data sits beside it.
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest.ancestors().nth(3).map_or_else(|| manifest.join("../../.."), Path::to_path_buf).join("shared/data")
+        })
         .join("trafilatura-eval-dev");
     if dir.is_dir() {
         return Some(dir);

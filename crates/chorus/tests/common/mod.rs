@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 pub fn shared_data() -> PathBuf {
     std::env::var_os("CHORUS_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .unwrap_or_else(|| beside_the_repository(Path::new(env!("CARGO_MANIFEST_DIR"))).join("shared/data"))
+}
+
+/// The folder that holds the repository (`crates/chorus` is two levels inside it).
+fn beside_the_repository(manifest_dir: &Path) -> PathBuf {
+    manifest_dir.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_else(|| manifest_dir.join("../../.."))
 }
 
 /// `part` of the research data folder (data that may not be redistributed, so not in the

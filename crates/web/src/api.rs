@@ -15,10 +15,33 @@ use chorus_search::Hit;
 use chorus_store::{Report, RevisionInfo};
 use utoipa::OpenApi;
 
+/// Every error code of the API with its HTTP status and what it means: the one table
+/// behind [`WebError::code`], the JSON error layer over `/api/` (which also turns the
+/// framework's own rejections into API errors) and the `enum` of `ApiError.code` in the
+/// OpenAPI document.
+pub const ERROR_CODES: [(u16, &str, &str); 9] = [
+    (400, "bad_request", "a parameter or field is missing or malformed"),
+    (403, "forbidden", "a cross-origin write, or not allowed"),
+    (404, "not_found", "no such story, revision, report or route"),
+    (405, "method_not_allowed", "the route does not take this method"),
+    (413, "payload_too_large", "the body is over 64 KB"),
+    (415, "unsupported_media_type", "the body is not application/json"),
+    (422, "unprocessable_entity", "the JSON does not have the expected fields or types"),
+    (429, "too_many_requests", "over a rate limit; try later"),
+    (500, "internal", "something failed inside"),
+];
+
+/// The code of [`ERROR_CODES`] for `status` (`internal` for a status not in the table).
+pub fn error_code(status: StatusCode) -> &'static str {
+    ERROR_CODES.iter().find(|(s, _, _)| *s == status.as_u16()).map_or("internal", |(_, code, _)| code)
+}
+
 /// An error as the API returns it.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ApiError {
-    /// Stable code: `not_found`, `bad_request`, `forbidden`, `too_many_requests`, `internal`.
+    /// Stable code, one of [`ERROR_CODES`]: `bad_request`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `payload_too_large`, `unsupported_media_type`,
+    /// `unprocessable_entity`, `too_many_requests`, `internal`.
     pub code: String,
     /// What went wrong, in words.
     pub message: String,
@@ -125,6 +148,7 @@ pub struct ReportCreated {
 
 /// Query of the revision endpoints.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EditionQuery {
     /// The edition (default: the story's best-covered language).
     pub lang: Option<String>,
@@ -132,6 +156,7 @@ pub struct EditionQuery {
 
 /// Query of the search endpoint.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words to find.
     pub q: String,
@@ -246,10 +271,46 @@ async fn editions() -> Json<Vec<Edition>> {
 pub struct ApiDoc;
 
 async fn openapi() -> Response {
-    match ApiDoc::openapi().to_json() {
-        Ok(json) => ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response(),
-        Err(e) => ApiFailure(WebError::Internal(e.to_string())).into_response(),
+    let mut doc = match serde_json::to_value(ApiDoc::openapi()) {
+        Ok(doc) => doc,
+        Err(e) => return ApiFailure(WebError::Internal(e.to_string())).into_response(),
+    };
+    // The error codes come from the one table.
+    let codes: Vec<&str> = ERROR_CODES.iter().map(|(_, code, _)| *code).collect();
+    if let Some(code) = doc.pointer_mut("/components/schemas/ApiError/properties/code") {
+        code["enum"] = codes.into();
     }
+    Json(doc).into_response()
+}
+
+/// Under `/api/`, every error is an [`ApiError`] — also what the framework answers by
+/// itself (a missing or malformed query, path or JSON body, a wrong content type, a body
+/// over the limit, a method the route does not take, an unknown route) and the site's
+/// own error pages (a cross-origin write, a panic): the status stays, the body becomes
+/// `{"code","message"}` with the code of [`ERROR_CODES`].
+pub(crate) async fn errors_as_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let status = res.status();
+    if !api || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let content_type = res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type.starts_with("application/json") {
+        return res;
+    }
+    let plain = content_type.starts_with("text/plain");
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let message = match text {
+        Ok(t) if plain && !t.is_empty() => t,
+        _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let body = serde_json::to_vec(&ApiError { code: error_code(status).into(), message }).unwrap_or_default();
+    parts.headers.insert(CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// The API's routes.

@@ -266,15 +266,9 @@ impl WebError {
         }
     }
 
-    /// The stable error code the API and OpenAPI document use.
+    /// The stable error code the API and OpenAPI document use ([`api::ERROR_CODES`]).
     pub fn code(&self) -> &'static str {
-        match self {
-            WebError::NotFound => "not_found",
-            WebError::BadRequest(_) => "bad_request",
-            WebError::Forbidden => "forbidden",
-            WebError::TooMany => "too_many_requests",
-            WebError::Internal(_) => "internal",
-        }
+        api::error_code(self.status())
     }
 }
 
@@ -484,6 +478,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             WebError::Internal("a request handler panicked".into()).into_response()
         }))
+        .layer(axum::middleware::from_fn(api::errors_as_json))
         .layer(axum::middleware::map_response(security_headers))
 }
 

@@ -347,6 +347,90 @@ async fn views_another_node_already_stored_are_not_counted_twice() {
     assert_eq!(second.views.cached(story), Some(1), "the second node's total is read again");
 }
 
+#[tokio::test]
+async fn every_api_error_is_json_with_a_code_from_the_one_table() {
+    let app = app();
+    let json = |r: &Reply| -> serde_json::Value {
+        assert!(
+            r.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.to_str().unwrap().starts_with("application/json")),
+            "{:?} {}",
+            r.headers,
+            r.body
+        );
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body))
+    };
+    let codes: Vec<&str> = chorus_web::api::ERROR_CODES.iter().map(|(_, c, _)| *c).collect();
+    let check = |r: Reply, status: StatusCode, code: &str| {
+        assert_eq!(r.status, status, "{}", r.body);
+        let v = json(&r);
+        assert_eq!(v["code"], code, "{v}");
+        assert!(codes.contains(&code));
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    };
+    // The framework's own rejections.
+    let missing_q = app.get("/api/search", &[]).await;
+    assert!(missing_q.body.contains("q"), "the message names the parameter: {}", missing_q.body);
+    check(missing_q, StatusCode::BAD_REQUEST, "bad_request");
+    check(app.get("/api/no-such-route", &[]).await, StatusCode::NOT_FOUND, "not_found");
+    let delete = Request::delete("/api/stories").body(Body::empty()).unwrap();
+    let refused = app.send(delete).await;
+    assert!(refused.headers.get(header::ALLOW).is_some(), "405 keeps its Allow header");
+    check(refused, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let post = |content_type: &str, body: String| {
+        Request::post("/api/reports").header(header::CONTENT_TYPE, content_type).body(Body::from(body)).unwrap()
+    };
+    check(
+        app.send(post("text/plain", "{}".into())).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    check(app.send(post("application/json", "{not json".into())).await, StatusCode::BAD_REQUEST, "bad_request");
+    check(
+        app.send(post("application/json", r#"{"story_id":"x"}"#.into())).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unprocessable_entity",
+    );
+    check(
+        app.send(post("application/json", "x".repeat(chorus_web::MAX_BODY_BYTES + 1))).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    // The site's own refusal of a cross-origin write, under /api, is JSON too.
+    let cross = Request::post("/api/reports")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::HOST, "news.example.org")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::from("{}"))
+        .unwrap();
+    check(app.send(cross).await, StatusCode::FORBIDDEN, "forbidden");
+    // Pages outside /api keep their HTML error pages.
+    let page = app.get("/no-such-page", &[]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("<html"), "{}", page.body);
+    // The document lists exactly the table's codes.
+    let doc: serde_json::Value = serde_json::from_str(&app.get("/api/openapi.json", &[]).await.body).unwrap();
+    let listed: Vec<&str> = doc["components"]["schemas"]["ApiError"]["properties"]["code"]["enum"]
+        .as_array()
+        .expect("enum of codes")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert_eq!(listed, codes);
+    let q = doc["paths"]["/api/search"]["get"]["parameters"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "q"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(q["required"], true, "{q}");
+    assert_eq!(q["in"], "query", "{q}");
+    let lang = doc["paths"]["/api/stories/{id}/revisions"]["get"]["parameters"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "lang"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!((&lang["in"], &lang["required"]), (&"query".into(), &false.into()), "{lang}");
+}
+
 /// 40 requests from one address with rotating browser User-Agents.
 async fn futures_lite(app: &App, path: &str) -> Vec<u64> {
     let mut out = Vec::new();

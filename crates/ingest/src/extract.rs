@@ -536,6 +536,15 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
 /// the encoding its `<meta charset>` or `http-equiv` declares in the first 4 KiB (WHATWG
 /// labels: `iso-8859-1` reads as windows-1252, as browsers do), else windows-1252.
 fn decode_page(html: &[u8]) -> std::borrow::Cow<'_, str> {
+    decode_document(html, declared_charset)
+}
+
+/// Bytes to text as [`decode_page`] does it, with the declaration read from the
+/// lower-cased first 4 KiB by `declared` (a page's `<meta>`, an XML file's declaration).
+pub(crate) fn decode_document(
+    html: &[u8],
+    declared: fn(&str) -> Option<&'static encoding_rs::Encoding>,
+) -> std::borrow::Cow<'_, str> {
     if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(html) {
         return encoding.decode_without_bom_handling(&html[bom..]).0;
     }
@@ -543,7 +552,7 @@ fn decode_page(html: &[u8]) -> std::borrow::Cow<'_, str> {
         return text.into();
     }
     let head = String::from_utf8_lossy(&html[..html.len().min(4096)]).to_ascii_lowercase();
-    let declared = declared_charset(&head);
+    let declared = declared(&head);
     // Mostly UTF-8 with a few stray bytes (pages pasted together) reads best as UTF-8;
     // otherwise the declared single-byte encoding, or windows-1252.
     let (multibyte, invalid) = utf8_evidence(html);
@@ -562,15 +571,21 @@ fn declared_charset(head: &str) -> Option<&'static encoding_rs::Encoding> {
     head.match_indices("<meta").find_map(|(start, _)| {
         let tag = &head[start..];
         let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
-        let i = tag.find("charset")?;
-        let rest = tag[i + "charset".len()..].trim_start().strip_prefix('=')?.trim_start();
-        let label: String = rest
-            .trim_start_matches(['"', '\''])
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
-            .collect();
-        encoding_rs::Encoding::for_label(label.as_bytes())
+        encoding_after(tag, "charset")
     })
+}
+
+/// The encoding named by `key = "label"` in `tag` (lower-cased), if `key` is there and the
+/// label is one the WHATWG list knows.
+pub(crate) fn encoding_after(tag: &str, key: &str) -> Option<&'static encoding_rs::Encoding> {
+    let i = tag.find(key)?;
+    let rest = tag[i + key.len()..].trim_start().strip_prefix('=')?.trim_start();
+    let label: String = rest
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        .collect();
+    encoding_rs::Encoding::for_label(label.as_bytes())
 }
 
 /// Valid multi-byte UTF-8 sequences and invalid bytes in `bytes`.
@@ -777,8 +792,8 @@ const TRAILING_SECTION_CUES: [&str; 63] = [
 ];
 
 /// Single lines that are page furniture wherever they stand (ad labels, print and
-/// share buttons, "back to top").
-const FURNITURE_LINES: [&str; 24] = [
+/// share buttons, "back to top"); print and permalink lines are [`FURNITURE_PREFIXES`].
+const FURNITURE_LINES: [&str; 22] = [
     "advertisement",
     "anzeige",
     "werbung",
@@ -797,8 +812,6 @@ const FURNITURE_LINES: [&str; 24] = [
     "share",
     "kommentare geschlossen",
     "comments closed",
-    "permalien",
-    "imprimer cette page",
     "diese seite teilen",
     "artikel teilen",
     "hier können sie den artikel bewerten",

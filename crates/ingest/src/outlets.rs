@@ -130,29 +130,16 @@ pub struct OpmlFeed {
     pub site_url: Option<String>,
 }
 
-/// Reads every feed (`xmlUrl`) of an OPML file given as bytes: the encoding from a BOM, else
-/// UTF-8 when the bytes are valid UTF-8, else the XML declaration's `encoding`, else
-/// windows-1252 (a declaration that says UTF-8 over Latin-1 bytes is common). Then as
-/// [`parse_opml`].
+/// Reads every feed (`xmlUrl`) of an OPML file given as bytes, decoded as pages are
+/// (`extract::decode_document`): a BOM, else UTF-8 when the bytes are (mostly) UTF-8, else
+/// the XML declaration's `encoding`, else windows-1252 (a declaration that says UTF-8 over
+/// Latin-1 bytes is common). Then as [`parse_opml`].
 pub fn parse_opml_bytes(bytes: &[u8], file: &str) -> Result<(Vec<OpmlFeed>, Vec<String>), RegistryError> {
-    let text: std::borrow::Cow<'_, str> = if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(bytes) {
-        encoding.decode_without_bom_handling(&bytes[bom..]).0
-    } else if let Ok(text) = std::str::from_utf8(bytes) {
-        text.into()
-    } else {
-        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_ascii_lowercase();
-        let declared = head
-            .find("encoding=")
-            .and_then(|i| {
-                let rest = head[i + "encoding=".len()..].trim_start_matches(['"', '\'']);
-                let label: String =
-                    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
-                encoding_rs::Encoding::for_label(label.as_bytes())
-            })
-            .filter(|e| *e != encoding_rs::UTF_8);
-        declared.unwrap_or(encoding_rs::WINDOWS_1252).decode_without_bom_handling(bytes).0
+    let xml_declared = |head: &str| {
+        let declaration = head.strip_prefix("<?xml")?;
+        crate::extract::encoding_after(&declaration[..declaration.find("?>")?], "encoding")
     };
-    parse_opml(&text, file)
+    parse_opml(&crate::extract::decode_document(bytes, xml_declared), file)
 }
 
 /// Reads every feed (`xmlUrl`) of an OPML file, at any nesting depth, as leniently as

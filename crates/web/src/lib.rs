@@ -577,16 +577,15 @@ pub async fn flush_views(state: &AppState) -> Result<usize, WebError> {
     let keep_from = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
     let store = state.store.clone();
     let rows = batch.clone();
-    let written = tokio::task::spawn_blocking(move || store.record_views(&rows, &keep_from)).await;
+    let written = tokio::task::spawn_blocking(move || store.record_views(&rows, &keep_from))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
     let counted = match written {
-        Ok(Ok(counted)) => counted,
-        Ok(Err(e)) => {
+        Ok(counted) => counted,
+        Err(reason) => {
             state.views.requeue(batch);
-            return Err(WebError::Internal(e.to_string()));
-        }
-        Err(e) => {
-            state.views.requeue(batch);
-            return Err(WebError::Internal(e.to_string()));
+            return Err(WebError::Internal(reason));
         }
     };
     let mut recount: Vec<StoryId> =

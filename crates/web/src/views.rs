@@ -18,7 +18,7 @@
 use crate::security::{RateLimiter, random_bytes};
 use chorus_core::StoryId;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -95,7 +95,7 @@ pub struct ViewCounter {
     shared: Option<Vec<u8>>,
     flood: RateLimiter,
     totals: Mutex<HashMap<StoryId, u64>>,
-    pending: Mutex<Vec<chorus_store::StoryView>>,
+    pending: Mutex<VecDeque<chorus_store::StoryView>>,
 }
 
 fn hash16(parts: &[&[u8]]) -> [u8; 16] {
@@ -123,7 +123,7 @@ impl ViewCounter {
             shared: None,
             flood: RateLimiter::new(NEW_VIEWS_PER_MINUTE, Duration::from_secs(60)),
             totals: Mutex::new(HashMap::new()),
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -183,37 +183,41 @@ impl ViewCounter {
     /// Queues a recorded view for the store and raises the story's cached total from
     /// `total`; returns the new total.
     pub fn queue(&self, story: StoryId, day: String, visitor: [u8; 16], total: u64) -> u64 {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        if pending.len() >= MAX_PENDING_VIEWS {
-            let drop = pending.len() + 1 - MAX_PENDING_VIEWS;
-            pending.drain(..drop);
-            tracing::warn!(dropped = drop, "the store has not taken views for a long time; the oldest are dropped");
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push_back(chorus_store::StoryView { story, day, visitor: visitor.to_vec() });
+            drop_oldest_beyond_limit(&mut pending);
         }
-        pending.push(chorus_store::StoryView { story, day, visitor: visitor.to_vec() });
-        drop(pending);
         self.set(story, total + 1);
         total + 1
     }
 
     /// The queued views, taken out of the queue.
     pub fn take_pending(&self) -> Vec<chorus_store::StoryView> {
-        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner())).into()
     }
 
     /// Puts views the store refused back at the front of the queue.
     pub fn requeue(&self, views: Vec<chorus_store::StoryView>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let newer = std::mem::replace(&mut *pending, views);
-        pending.extend(newer);
-        if pending.len() > MAX_PENDING_VIEWS {
-            let drop = pending.len() - MAX_PENDING_VIEWS;
-            pending.drain(..drop);
-        }
+        let mut restored = VecDeque::from(views);
+        restored.append(&mut pending);
+        *pending = restored;
+        drop_oldest_beyond_limit(&mut pending);
     }
 
     /// Views of `story` still queued.
     pub fn pending_of(&self, story: StoryId) -> u64 {
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|v| v.story == story).count() as u64
+    }
+}
+
+/// Keeps the queue at [`MAX_PENDING_VIEWS`], dropping the oldest (with a warning).
+fn drop_oldest_beyond_limit(pending: &mut VecDeque<chorus_store::StoryView>) {
+    let excess = pending.len().saturating_sub(MAX_PENDING_VIEWS);
+    if excess > 0 {
+        pending.drain(..excess);
+        tracing::warn!(dropped = excess, "the store has not taken views for a long time; the oldest are dropped");
     }
 }
 

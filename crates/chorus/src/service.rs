@@ -227,81 +227,105 @@ pub fn run(settings: &Settings, once: bool, on_listening: impl FnOnce(SocketAddr
             Some(tokio::spawn(chorus_web::serve(listener, state, shutdown)))
         };
         while !stop.load(Ordering::SeqCst) {
-            let should_stop = || stop.load(Ordering::SeqCst);
-            let mut fetched_something = false;
-            if let Some(dedup) = dedup.as_mut() {
-                let polled = crate::live::poll_due(
-                    store.as_ref(),
-                    &fetcher,
-                    &settings.store.data_dir,
-                    dedup,
-                    settings.pipeline.duplicate_threshold,
-                    chrono::Utc::now(),
-                    &should_stop,
-                )
-                .await?;
-                tracing::info!(
-                    feeds = polled.feeds,
-                    not_modified = polled.not_modified,
-                    feed_errors = polled.feed_errors.len(),
-                    items = polled.items,
-                    pages = polled.pages,
-                    page_errors = polled.page_errors.len(),
-                    inserted = polled.inserted,
-                    rejected = polled.rejected,
-                    "poll round"
-                );
-                metrics.record(&chorus_web::metrics::PollRound {
-                    hosts: polled.hosts.clone(),
-                    items: polled.items as u64,
-                    pages: polled.pages as u64,
-                    page_errors: polled.page_errors.len() as u64,
-                    inserted: polled.inserted as u64,
-                    rejected: polled.rejected as u64,
-                    lag_seconds: polled.median_lag(),
-                    finished_unix: chrono::Utc::now().timestamp(),
-                });
-                let rechecked =
-                    crate::live::recheck_due(store.as_ref(), &fetcher, chrono::Utc::now(), &should_stop).await?;
-                if rechecked.checked > 0 {
-                    tracing::info!(
-                        checked = rechecked.checked,
-                        changed = rechecked.changed,
-                        vanished = rechecked.vanished,
-                        errors = rechecked.errors.len(),
-                        "source re-checks"
-                    );
-                }
-                fetched_something = polled.inserted > 0 || rechecked.changed > 0 || rechecked.vanished > 0;
-            }
-            // Worker roles look for claimable work every round (other processes may have
-            // fetched); a process doing everything only when it fetched something.
-            let look = if roles.has(Role::Fetch) { fetched_something } else { roles.any_pipeline() };
-            if let (Some(embedder), true) = (embedder.clone(), look) {
-                let (store, llm, pipeline, leadership, stop) =
-                    (store.clone(), llm.clone(), settings.pipeline.clone(), leadership.clone(), stop.clone());
-                let processed = tokio::task::spawn_blocking(move || {
-                    pipeline_round(
+            // One round; a write the data folder refuses (full, read-only) does not stop
+            // the service: nothing of the round was half-stored (each write is one
+            // transaction, and a feed is only marked polled once its items are stored),
+            // so the site keeps being served and the next round does the work again.
+            let round = async {
+                let should_stop = || stop.load(Ordering::SeqCst);
+                let mut fetched_something = false;
+                if let Some(dedup) = dedup.as_mut() {
+                    let polled = crate::live::poll_due(
                         store.as_ref(),
-                        embedder.as_ref(),
-                        &pipeline,
-                        llm.as_ref().as_ref(),
-                        &leadership,
-                        &|| stop.load(Ordering::SeqCst),
+                        &fetcher,
+                        &settings.store.data_dir,
+                        dedup,
+                        settings.pipeline.duplicate_threshold,
+                        chrono::Utc::now(),
+                        &should_stop,
                     )
-                })
-                .await??;
-                if processed.embedded + processed.clustered + processed.written > 0 {
+                    .await?;
                     tracing::info!(
-                        embedded = processed.embedded,
-                        clustered = processed.clustered,
-                        new_stories = processed.new_stories,
-                        stories_written = processed.written,
-                        "processed"
+                        feeds = polled.feeds,
+                        not_modified = polled.not_modified,
+                        feed_errors = polled.feed_errors.len(),
+                        items = polled.items,
+                        pages = polled.pages,
+                        page_errors = polled.page_errors.len(),
+                        inserted = polled.inserted,
+                        rejected = polled.rejected,
+                        "poll round"
                     );
-                    if let Some(state) = &site_state_for_loop {
-                        state.changed();
+                    metrics.record(&chorus_web::metrics::PollRound {
+                        hosts: polled.hosts.clone(),
+                        items: polled.items as u64,
+                        pages: polled.pages as u64,
+                        page_errors: polled.page_errors.len() as u64,
+                        inserted: polled.inserted as u64,
+                        rejected: polled.rejected as u64,
+                        lag_seconds: polled.median_lag(),
+                        finished_unix: chrono::Utc::now().timestamp(),
+                    });
+                    let rechecked =
+                        crate::live::recheck_due(store.as_ref(), &fetcher, chrono::Utc::now(), &should_stop).await?;
+                    if rechecked.checked > 0 {
+                        tracing::info!(
+                            checked = rechecked.checked,
+                            changed = rechecked.changed,
+                            vanished = rechecked.vanished,
+                            errors = rechecked.errors.len(),
+                            "source re-checks"
+                        );
                     }
+                    fetched_something = polled.inserted > 0 || rechecked.changed > 0 || rechecked.vanished > 0;
+                }
+                // Worker roles look for claimable work every round (other processes may have
+                // fetched); a process doing everything only when it fetched something.
+                let look = if roles.has(Role::Fetch) { fetched_something } else { roles.any_pipeline() };
+                if let (Some(embedder), true) = (embedder.clone(), look) {
+                    let (store, llm, pipeline, leadership, stop) =
+                        (store.clone(), llm.clone(), settings.pipeline.clone(), leadership.clone(), stop.clone());
+                    let processed = tokio::task::spawn_blocking(move || {
+                        pipeline_round(
+                            store.as_ref(),
+                            embedder.as_ref(),
+                            &pipeline,
+                            llm.as_ref().as_ref(),
+                            &leadership,
+                            &|| stop.load(Ordering::SeqCst),
+                        )
+                    })
+                    .await??;
+                    if processed.embedded + processed.clustered + processed.written > 0 {
+                        tracing::info!(
+                            embedded = processed.embedded,
+                            clustered = processed.clustered,
+                            new_stories = processed.new_stories,
+                            stories_written = processed.written,
+                            "processed"
+                        );
+                        if let Some(state) = &site_state_for_loop {
+                            state.changed();
+                        }
+                    }
+                }
+    Ok::<(), ServiceError>(())
+            }
+            .await;
+            if let Err(e) = round {
+                match chorus_store::StorageTrouble::of(&e) {
+                    Some(trouble) if !once => {
+                        let what = match trouble {
+                            chorus_store::StorageTrouble::Full => "no space is left",
+                            chorus_store::StorageTrouble::ReadOnly => "it cannot be written",
+                        };
+                        tracing::error!(
+                            "{}: {what}; the site stays up and the round is tried again every {} s until it can be written ({e})",
+                            settings.store.place(),
+                            settings.fetch.poll_every.as_secs()
+                        );
+                    }
+                    _ => return Err(e),
                 }
             }
             if once {

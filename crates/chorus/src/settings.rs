@@ -7,7 +7,7 @@ use crate::roles::{Claims, Roles};
 use chorus_cluster::ClusterConfig;
 use chorus_fetch::FetchConfig;
 use chorus_models::ModelCache;
-use chorus_store::SiteStore;
+use chorus_store::{SiteStore, StorageTrouble};
 use chorus_synth::SynthConfig;
 use chorus_web::SiteConfig;
 use std::ffi::OsString;
@@ -18,9 +18,9 @@ use std::time::Duration;
 
 /// The store could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("opening the database {what}: {reason}")]
+#[error("opening {what}: {reason}")]
 pub struct OpenError {
-    /// The database (address without password, or file).
+    /// What was being opened: the data folder, or the database (address without password, or file).
     pub what: String,
     /// Why.
     pub reason: String,
@@ -203,6 +203,33 @@ impl StoreSettings {
         self.database.clone().unwrap_or_else(|| format!("sqlite:{}", self.database_path().display()))
     }
 
+    /// Where the data is kept, for messages: the data folder, or the database address
+    /// (password removed).
+    pub fn place(&self) -> String {
+        match &self.database {
+            Some(_) => format!("the database {}", self.database_label()),
+            None => format!("the data folder {}", self.data_dir.display()),
+        }
+    }
+
+    /// What to do about `trouble` (without naming the place).
+    fn advice(&self, trouble: StorageTrouble) -> &'static str {
+        match trouble {
+            StorageTrouble::Full => {
+                "no space is left; free some and run the same command again: what was stored is complete and kept, and the work carries on from there"
+            }
+            StorageTrouble::ReadOnly => {
+                "it cannot be written (a read-only filesystem or no permission); chorus keeps its database there, so make it writable or choose another with --data-dir"
+            }
+        }
+    }
+
+    /// The place named, with what to do about `trouble`: the context a command adds to a
+    /// storage failure caused by where the data is kept.
+    pub fn explain(&self, trouble: StorageTrouble) -> String {
+        format!("{}: {}", self.place(), self.advice(trouble))
+    }
+
     /// The address as it may be shown (password removed).
     pub fn database_label(&self) -> String {
         match &self.database {
@@ -211,14 +238,30 @@ impl StoreSettings {
         }
     }
 
-    /// Opens the store (creating the data folder for the default SQLite file).
+    /// Opens the store (creating the data folder for the default SQLite file). A data
+    /// folder that cannot be written is refused here, by name, before any work starts.
     pub fn open(&self) -> Result<Arc<dyn SiteStore>, OpenError> {
         if self.database.is_none() {
-            std::fs::create_dir_all(&self.data_dir)
-                .map_err(|e| OpenError { what: self.data_dir.display().to_string(), reason: e.to_string() })?;
+            let refused = |e: std::io::Error| {
+                let mut reason = e.to_string();
+                if let Some(trouble) = StorageTrouble::of(&e) {
+                    reason = format!("{reason}: {}", self.advice(trouble));
+                }
+                OpenError { what: format!("the data folder {}", self.data_dir.display()), reason }
+            };
+            std::fs::create_dir_all(&self.data_dir).map_err(refused)?;
+            // SQLite in WAL mode writes beside the database even to read it.
+            let probe = self.data_dir.join(format!(".chorus-write-check-{}", std::process::id()));
+            std::fs::write(&probe, b"").map_err(refused)?;
+            let _ = std::fs::remove_file(&probe);
         }
-        chorus_store::open(&self.database_address())
-            .map_err(|e| OpenError { what: self.database_label(), reason: e.to_string() })
+        chorus_store::open(&self.database_address()).map_err(|e| {
+            let mut reason = e.to_string();
+            if let Some(trouble) = StorageTrouble::of(&e) {
+                reason = format!("{reason}: {}", self.advice(trouble));
+            }
+            OpenError { what: format!("the database {}", self.database_label()), reason }
+        })
     }
 }
 

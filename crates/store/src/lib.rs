@@ -79,6 +79,55 @@ pub enum StoreError {
 /// Result alias for storage calls.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Why storage refused a write when the fault is where it writes, not what: the caller
+/// names the place and says what to do (free space, make the folder writable), and the
+/// same work can simply run again once that is fixed (every write is one transaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageTrouble {
+    /// No space left on the disk (SQLite `SQLITE_FULL`, PostgreSQL `disk_full`, `ENOSPC`).
+    Full,
+    /// The place cannot be written: a read-only filesystem or file, or no permission.
+    ReadOnly,
+}
+
+impl StorageTrouble {
+    /// The trouble behind `error` or any error in its chain of sources, if any.
+    pub fn of(error: &(dyn std::error::Error + 'static)) -> Option<StorageTrouble> {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if let Some(found) = Self::of_one(e) {
+                return Some(found);
+            }
+            next = e.source();
+        }
+        None
+    }
+
+    fn of_one(e: &(dyn std::error::Error + 'static)) -> Option<StorageTrouble> {
+        if let Some(rusqlite::Error::SqliteFailure(failure, _)) = e.downcast_ref::<rusqlite::Error>() {
+            return match failure.code {
+                rusqlite::ErrorCode::DiskFull => Some(StorageTrouble::Full),
+                rusqlite::ErrorCode::ReadOnly => Some(StorageTrouble::ReadOnly),
+                _ => None,
+            };
+        }
+        if let Some(code) = e.downcast_ref::<postgres::Error>().and_then(|pg| pg.code()) {
+            return match code {
+                c if *c == postgres::error::SqlState::DISK_FULL => Some(StorageTrouble::Full),
+                c if *c == postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION => Some(StorageTrouble::ReadOnly),
+                _ => None,
+            };
+        }
+        match e.downcast_ref::<std::io::Error>().map(|io| io.kind()) {
+            Some(std::io::ErrorKind::StorageFull) => Some(StorageTrouble::Full),
+            Some(std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied) => {
+                Some(StorageTrouble::ReadOnly)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What happened to an article offered to [`ArticleStore::insert_articles`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {
@@ -517,4 +566,24 @@ pub fn vector_from_bytes(b: &[u8]) -> Result<Vec<f32>> {
         return Err(StoreError::Corrupt(format!("vector blob of {} bytes is not a multiple of 4", b.len())));
     }
     Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_trouble_is_found_through_the_error_chain() {
+        // SQLite refuses to grow past max_page_count with SQLITE_FULL, as on a full disk.
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x BLOB); PRAGMA max_page_count = 8;").unwrap();
+        let full = conn.execute("INSERT INTO t VALUES (zeroblob(100000))", []).map_err(StoreError::from).unwrap_err();
+        assert_eq!(StorageTrouble::of(&full), Some(StorageTrouble::Full), "{full}");
+        let wrapped = std::io::Error::other(full);
+        assert_eq!(StorageTrouble::of(&wrapped), Some(StorageTrouble::Full));
+        let read_only = std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem);
+        assert_eq!(StorageTrouble::of(&read_only), Some(StorageTrouble::ReadOnly));
+        let other = conn.execute("INSERT INTO nowhere VALUES (1)", []).map_err(StoreError::from).unwrap_err();
+        assert_eq!(StorageTrouble::of(&other), None);
+    }
 }

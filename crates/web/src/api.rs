@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use chorus_core::{StoryDetail, StoryId, StorySummary};
 use chorus_search::Hit;
 use chorus_store::{Report, RevisionInfo};
+use serde::Deserialize;
 use utoipa::OpenApi;
 
 /// Every error code of the API with its HTTP status and what it means: the one table
@@ -121,20 +122,104 @@ pub struct RevisionJson {
     pub diff: Vec<crate::diff::DiffPart>,
 }
 
+/// What kind of error a reader reports: the store's [`REPORT_KINDS`] as a type, so the
+/// OpenAPI document lists them and anything else is refused (422) before a handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportKind {
+    /// A fact is wrong.
+    Factual,
+    /// True but misleading.
+    Misleading,
+    /// No longer true.
+    Outdated,
+    /// Lost or changed in translation.
+    Translation,
+    /// Anything else.
+    Other,
+}
+
+impl ReportKind {
+    /// The kind as stored (one of [`REPORT_KINDS`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Factual => "factual",
+            ReportKind::Misleading => "misleading",
+            ReportKind::Outdated => "outdated",
+            ReportKind::Translation => "translation",
+            ReportKind::Other => "other",
+        }
+    }
+}
+
+/// An edition's language code: one of the site's editions ([`crate::i18n::EDITIONS`]),
+/// listed as the `enum` of its schema; any other value is refused while the request is
+/// read (400 in a query, 422 in a body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EditionLang(pub &'static str);
+
+impl<'de> serde::Deserialize<'de> for EditionLang {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = std::borrow::Cow::<str>::deserialize(d)?;
+        match crate::i18n::EDITIONS.iter().find(|u| u.lang == code) {
+            Some(ui) => Ok(EditionLang(ui.lang)),
+            None => {
+                let all: Vec<&str> = crate::i18n::EDITIONS.iter().map(|u| u.lang).collect();
+                Err(serde::de::Error::custom(format!("lang must be one of {}", all.join(", "))))
+            }
+        }
+    }
+}
+
+impl utoipa::PartialSchema for EditionLang {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("An edition of the site (ISO 639-1)."))
+            .enum_values(Some(crate::i18n::EDITIONS.iter().map(|u| u.lang)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EditionLang {}
+
+/// The rule for a report's `source_url` (besides at most 2,000 characters): an http(s)
+/// address without blanks. The same text is the `pattern` of the field in the OpenAPI
+/// document (a test holds the two together), so what the schema allows the API takes.
+pub const SOURCE_URL_PATTERN: &str = r"^https?://[^ \t\n\r/?#]+([/?#][^ \t\n\r]*)?$";
+
 /// A reader's report as posted to the API.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct ReportRequest {
     /// The story.
+    #[schema(minimum = 1, example = 1)]
+    #[serde(deserialize_with = "integer")]
     pub story_id: StoryId,
     /// The edition read.
-    pub lang: String,
-    /// factual, misleading, outdated, translation or other.
-    pub kind: String,
-    /// What is wrong.
+    pub lang: EditionLang,
+    /// What kind of error.
+    pub kind: ReportKind,
+    /// What is wrong: at least 3 characters once spaces, tabs and line breaks around it
+    /// are set aside; at most 5,000.
+    #[schema(min_length = 3, max_length = 5000, pattern = "[^ \\t\\n\\r][\\s\\S]+[^ \\t\\n\\r]")]
     pub body: String,
-    /// A source showing it.
+    /// A source showing it: an http(s) address.
     #[serde(default)]
+    #[schema(max_length = 2000, pattern = "^https?://[^ \\t\\n\\r/?#]+([/?#][^ \\t\\n\\r]*)?$")]
     pub source_url: Option<String>,
+}
+
+/// Reads an integer as JSON Schema counts one: `7` and `7.0` alike (an `integer`
+/// schema allows both, so a client may send either).
+fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_i64()
+        .or_else(|| {
+            // Integral and inside i64 (2^63 itself is not: the upper bound is exclusive).
+            n.as_f64().filter(|f| f.fract() == 0.0 && *f >= -(2f64.powi(63)) && *f < 2f64.powi(63)).map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a 64-bit integer")))
 }
 
 /// The answer to a filed report.
@@ -151,7 +236,8 @@ pub struct ReportCreated {
 #[into_params(parameter_in = Query)]
 pub struct EditionQuery {
     /// The edition (default: the story's best-covered language).
-    pub lang: Option<String>,
+    #[param(inline)]
+    pub lang: Option<EditionLang>,
 }
 
 /// Query of the search endpoint.
@@ -172,7 +258,7 @@ async fn stories(State(state): State<AppState>) -> ApiResult<Vec<StorySummary>> 
 
 /// One story with everything its page shows.
 #[utoipa::path(get, path = "/api/stories/{id}", params(("id" = i64, Path, description = "story id")),
-    responses((status = 200, body = StoryPageJson), (status = 404, body = ApiError)))]
+    responses((status = 200, body = StoryPageJson)))]
 async fn story(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StoryPageJson> {
     let id = story_id(&id)?;
     let data = load_story(&state, id).await?;
@@ -196,21 +282,21 @@ async fn edition_of(state: &AppState, id: StoryId, lang: Option<String>) -> Resu
 
 /// The revision history of a story's edition.
 #[utoipa::path(get, path = "/api/stories/{id}/revisions", params(("id" = i64, Path, description = "story id"), EditionQuery),
-    responses((status = 200, body = Vec<RevisionInfo>), (status = 404, body = ApiError)))]
+    responses((status = 200, body = Vec<RevisionInfo>)))]
 async fn revisions(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<EditionQuery>,
 ) -> ApiResult<Vec<RevisionInfo>> {
     let id = story_id(&id)?;
-    let lang = edition_of(&state, id, q.lang).await?;
+    let lang = edition_of(&state, id, q.lang.map(|l| l.0.to_string())).await?;
     Ok(Json(blocking(&state, move |s| s.story_revisions(id, &lang)).await?))
 }
 
 /// One revision with the diff from the one before.
 #[utoipa::path(get, path = "/api/stories/{id}/revisions/{n}",
     params(("id" = i64, Path, description = "story id"), ("n" = u32, Path, description = "revision"), EditionQuery),
-    responses((status = 200, body = RevisionJson), (status = 404, body = ApiError)))]
+    responses((status = 200, body = RevisionJson)))]
 async fn revision(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
@@ -218,28 +304,27 @@ async fn revision(
 ) -> ApiResult<RevisionJson> {
     let id = story_id(&id)?;
     let n: u32 = n.parse().map_err(|_| ApiFailure(WebError::NotFound))?;
-    let lang = edition_of(&state, id, q.lang).await?;
+    let lang = edition_of(&state, id, q.lang.map(|l| l.0.to_string())).await?;
     let (info, article, previous, diff) = crate::reader::revision_with_diff(&state, id, lang, n).await?;
     Ok(Json(RevisionJson { info, article, previous, diff }))
 }
 
 /// Files an error report (rate-limited per client).
 #[utoipa::path(post, path = "/api/reports", request_body = ReportRequest,
-    responses((status = 201, body = ReportCreated), (status = 400, body = ApiError), (status = 404, body = ApiError),
-        (status = 429, body = ApiError)))]
+    responses((status = 201, body = ReportCreated, description = "Filed; look it up by its id (link `GetReport`).")))]
 async fn file_report(
     State(state): State<AppState>,
     client: Client,
     Json(r): Json<ReportRequest>,
 ) -> Result<(StatusCode, Json<ReportCreated>), ApiFailure> {
     let url = r.source_url.unwrap_or_default();
-    let id = store_report(&state, &client, r.story_id, &r.kind, &r.body, &url, &r.lang).await?;
+    let id = store_report(&state, &client, r.story_id, r.kind.as_str(), &r.body, &url, r.lang.0).await?;
     Ok((StatusCode::CREATED, Json(ReportCreated { id, status: "open".into() })))
 }
 
 /// A report and what the editors did with it.
 #[utoipa::path(get, path = "/api/reports/{id}", params(("id" = String, Path, description = "report number")),
-    responses((status = 200, body = Report), (status = 404, body = ApiError)))]
+    responses((status = 200, body = Report)))]
 async fn report(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Report> {
     let id = id.trim().to_ascii_lowercase();
     Ok(Json(blocking(&state, move |s| s.report(&id)).await?.ok_or(WebError::NotFound)?))
@@ -247,7 +332,7 @@ async fn report(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
 
 /// Stories and source articles matching words, in every language.
 #[utoipa::path(get, path = "/api/search", params(SearchQuery),
-    responses((status = 200, body = Vec<Hit>), (status = 429, body = ApiError)))]
+    responses((status = 200, body = Vec<Hit>)))]
 async fn search(State(state): State<AppState>, client: Client, Query(q): Query<SearchQuery>) -> ApiResult<Vec<Hit>> {
     Ok(Json(run_search(&state, &client, &q.q, q.lang).await?.unwrap_or_default()))
 }
@@ -258,6 +343,23 @@ async fn editions() -> Json<Vec<Edition>> {
     Json(crate::i18n::EDITIONS.iter().map(|u| Edition { lang: u.lang.into(), name: u.name.into() }).collect())
 }
 
+/// The errors each operation answers with, by operation id (the handler's name):
+/// documented in the OpenAPI document with the meanings of [`ERROR_CODES`]. Every
+/// operation can fail inside (500); one with a path or query can get a malformed one
+/// (400) or name what does not exist (404); the report form's body adds 403 (cross-origin),
+/// 413, 415, 422 and its rate limit 429; search has its rate limit. 405 (another method)
+/// belongs to the path, not an operation, and is answered with an `Allow` header.
+pub const OPERATION_ERRORS: [(&str, &[u16]); 8] = [
+    ("stories", &[500]),
+    ("story", &[400, 404, 500]),
+    ("revisions", &[400, 404, 500]),
+    ("revision", &[400, 404, 500]),
+    ("file_report", &[400, 403, 404, 413, 415, 422, 429, 500]),
+    ("report", &[400, 404, 500]),
+    ("search", &[400, 429, 500]),
+    ("editions", &[500]),
+];
+
 /// The OpenAPI document of this API.
 #[derive(OpenApi)]
 #[openapi(
@@ -266,21 +368,59 @@ async fn editions() -> Json<Vec<Edition>> {
         description = "Multilingual news synthesis: stories, their sources, revisions, reader reports and search."
     ),
     paths(stories, story, revisions, revision, file_report, report, search, editions),
-    components(schemas(ApiError))
+    components(schemas(ApiError)),
+    modifiers(&ErrorsAndLinks)
 )]
 pub struct ApiDoc;
 
-async fn openapi() -> Response {
-    let mut doc = match serde_json::to_value(ApiDoc::openapi()) {
-        Ok(doc) => doc,
-        Err(e) => return ApiFailure(WebError::Internal(e.to_string())).into_response(),
-    };
-    // The error codes come from the one table.
-    let codes: Vec<&str> = ERROR_CODES.iter().map(|(_, code, _)| *code).collect();
-    if let Some(code) = doc.pointer_mut("/components/schemas/ApiError/properties/code") {
-        code["enum"] = codes.into();
+/// Completes the generated document from the tables: the `enum` of `ApiError.code`, each
+/// operation's error responses ([`OPERATION_ERRORS`]) and the link from a filed report
+/// (201) to `GET /api/reports/{id}`, so a client or a stateful tester can follow it.
+struct ErrorsAndLinks;
+
+impl utoipa::Modify for ErrorsAndLinks {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::{Content, RefOr, ResponseBuilder, link::LinkBuilder};
+        if let Some(components) = doc.components.as_mut()
+            && let Some(RefOr::T(Schema::Object(error))) = components.schemas.get_mut("ApiError")
+            && let Some(RefOr::T(Schema::Object(code))) = error.properties.get_mut("code")
+        {
+            let codes: Vec<serde_json::Value> = ERROR_CODES.iter().map(|(_, code, _)| (*code).into()).collect();
+            code.enum_values = Some(codes);
+        }
+        for item in doc.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                let statuses = OPERATION_ERRORS.iter().find(|(op, _)| *op == id).map_or(&[500][..], |(_, s)| s);
+                for status in statuses {
+                    let meaning = ERROR_CODES.iter().find(|(s, _, _)| s == status).map_or("error", |(_, _, m)| m);
+                    let response = ResponseBuilder::new()
+                        .description(meaning)
+                        .content(
+                            "application/json",
+                            Content::new(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ApiError")))),
+                        )
+                        .build();
+                    operation.responses.responses.entry(status.to_string()).or_insert(RefOr::T(response));
+                }
+                if id == "file_report"
+                    && let Some(RefOr::T(created)) = operation.responses.responses.get_mut("201")
+                {
+                    let link = LinkBuilder::new()
+                        .operation_id("report")
+                        .parameter("id", "$response.body#/id")
+                        .description("The report just filed.")
+                        .build();
+                    created.links.insert("GetReport".into(), RefOr::T(link));
+                }
+            }
+        }
     }
-    Json(doc).into_response()
+}
+
+async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
 }
 
 /// Under `/api/`, every error is an [`ApiError`] — also what the framework answers by

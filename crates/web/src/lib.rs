@@ -63,6 +63,11 @@ pub struct SiteConfig {
     /// node are accepted by the others, and a visitor is counted once whichever node they
     /// reach. `None`: random per process (one web node; forms expire on restart).
     pub secret: Option<String>,
+    /// Error reports one address may file per 10 minutes (`None`: 5). A newsroom whose
+    /// readers share one address raises it; so does a contract test of the API.
+    pub report_limit: Option<u32>,
+    /// Searches one address may run per minute (`None`: 60).
+    pub search_limit: Option<u32>,
 }
 
 impl SiteConfig {
@@ -117,12 +122,19 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        Limits::new(&SiteConfig::default())
+    }
+}
+
+impl Limits {
+    /// The limits of `config` (its report and search limits, else the defaults above).
+    pub fn new(config: &SiteConfig) -> Limits {
         let min = |m: u64| Duration::from_secs(60 * m);
         Limits {
-            reports: security::RateLimiter::new(5, min(10)),
+            reports: security::RateLimiter::new(config.report_limit.unwrap_or(5), min(10)),
             login_address: security::RateLimiter::new(10, min(15)),
             login_user: security::RateLimiter::new(5, min(15)),
-            search: security::RateLimiter::new(60, min(1)),
+            search: security::RateLimiter::new(config.search_limit.unwrap_or(60), min(1)),
         }
     }
 }
@@ -171,8 +183,8 @@ impl AppState {
                 Some(secret) => views::ViewCounter::with_secret(secret)?,
                 None => views::ViewCounter::new()?,
             }),
+            limits: Arc::new(Limits::new(&config)),
             config: Arc::new(config),
-            limits: Arc::new(Limits::default()),
             generation: Arc::new(AtomicU64::new(0)),
             counters: Arc::new(metrics::SiteCounters::default()),
             cache: Arc::new(cache::PageCache::default()),

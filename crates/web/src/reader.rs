@@ -679,15 +679,17 @@ pub fn validate_report(kind: &str, body: &str, source_url: &str, lang: &str) -> 
     if !REPORT_KINDS.contains(&kind) {
         return Err(format!("kind must be one of {}", REPORT_KINDS.join(", ")));
     }
-    let n = body.trim().chars().count();
-    if n < 3 {
+    // The API's schema states these rules exactly (`pattern`, `maxLength`), so only the
+    // blanks a regex engine agrees on are set aside, and the length is the text's own.
+    if body.trim_matches([' ', '\t', '\n', '\r']).chars().count() < 3 {
         return Err("please say what is wrong".into());
     }
+    let n = body.chars().count();
     if n > MAX_REPORT_CHARS {
         return Err(format!("the text is {n} characters; at most {MAX_REPORT_CHARS}"));
     }
     let url = source_url.trim();
-    if !url.is_empty() && (url.len() > 2_000 || crate::safe_url(url).is_empty()) {
+    if !url.is_empty() && (url.len() > 2_000 || !SOURCE_URL.is_match(url)) {
         return Err("the source must be an http(s) address".into());
     }
     if lang.len() > 8 || !lang.chars().all(|c| c.is_ascii_alphabetic() || c == '-') {
@@ -695,6 +697,11 @@ pub fn validate_report(kind: &str, body: &str, source_url: &str, lang: &str) -> 
     }
     Ok(())
 }
+
+/// [`crate::api::SOURCE_URL_PATTERN`], compiled once.
+static SOURCE_URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(crate::api::SOURCE_URL_PATTERN).expect("SOURCE_URL_PATTERN compiles")
+});
 
 /// Files a report after its checks; returns its id.
 pub(crate) async fn store_report(
@@ -721,7 +728,7 @@ pub(crate) async fn store_report(
         story_id: story,
         lang: lang.to_ascii_lowercase(),
         kind: kind.to_string(),
-        body: body.trim().to_string(),
+        body: body.trim().replace('\0', ""),
         source_url: Some(source_url.trim().to_string()).filter(|u| !u.is_empty()),
         created_at: Utc::now(),
     };

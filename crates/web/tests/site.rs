@@ -729,3 +729,100 @@ async fn bodies_are_limited_and_errors_say_nothing_of_internals() {
     let css = app.get("/static/site.css", &[]).await;
     assert_eq!(css.headers.get(header::CONTENT_TYPE).unwrap(), "text/css; charset=utf-8");
 }
+
+/// The OpenAPI document states exactly what the API takes and answers: report kinds and
+/// editions as enums, the body and source rules as the patterns the server applies, each
+/// operation's error statuses from the one table, and a link from a filed report to it.
+#[tokio::test]
+async fn api_contract_is_exact() {
+    use chorus_web::api::{ERROR_CODES, OPERATION_ERRORS, SOURCE_URL_PATTERN};
+    let app = app();
+    let doc: serde_json::Value = serde_json::from_str(&app.get("/api/openapi.json", &[]).await.body).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("an array: {v}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(strings(&schemas["ReportKind"]["enum"]), chorus_store::REPORT_KINDS);
+    let editions: serde_json::Value = serde_json::from_str(&app.get("/api/editions", &[]).await.body).unwrap();
+    let edition_codes: Vec<String> =
+        editions.as_array().unwrap().iter().map(|e| e["lang"].as_str().unwrap().to_string()).collect();
+    assert_eq!(strings(&schemas["EditionLang"]["enum"]), edition_codes);
+    let revisions_lang = doc["paths"]["/api/stories/{id}/revisions"]["get"]["parameters"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "lang"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(revisions_lang.to_string().contains("\"de\""), "the lang parameter lists the editions: {revisions_lang}");
+
+    // The patterns of the document are the server's rules, character for character.
+    let request = &schemas["ReportRequest"]["properties"];
+    let url_pattern = request["source_url"]["pattern"].as_str().expect("source_url pattern");
+    assert_eq!(url_pattern, SOURCE_URL_PATTERN);
+    let body_pattern = regex::Regex::new(request["body"]["pattern"].as_str().expect("body pattern")).unwrap();
+    let url = regex::Regex::new(url_pattern).unwrap();
+    for body in ["abc", "  ab  ", "a b", "\ta\n", "ab", " \u{a0}\u{a0} ", "x\u{1c}y", "\r\n\r\n", "Zwölf, nicht 15."] {
+        let accepted = chorus_web::reader::validate_report("factual", body, "", "de").is_ok();
+        assert_eq!(accepted, body_pattern.is_match(body), "body {body:?}");
+    }
+    for source in
+        ["https://example.org/a?b#c", "http://x", "ftp://x", "https://", "https://a b", "https://münchen.de/ü"]
+    {
+        let accepted = chorus_web::reader::validate_report("factual", "abc", source, "de").is_ok();
+        assert_eq!(accepted, url.is_match(source), "source {source:?}");
+    }
+
+    // Each operation documents the errors it can answer, with the table's meanings.
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            let id = operation["operationId"].as_str().unwrap();
+            let (_, statuses) = OPERATION_ERRORS
+                .iter()
+                .find(|(op, _)| *op == id)
+                .unwrap_or_else(|| panic!("{method} {path} ({id}) is missing from OPERATION_ERRORS"));
+            for status in *statuses {
+                let response = &operation["responses"][status.to_string()];
+                let meaning = ERROR_CODES.iter().find(|(s, _, _)| s == status).unwrap().2;
+                assert_eq!(response["description"], meaning, "{method} {path} {status}");
+                assert_eq!(response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ApiError");
+            }
+        }
+    }
+    assert_eq!(operations, OPERATION_ERRORS.len());
+
+    // Enums are enforced: an unknown kind or edition is refused before anything is stored.
+    let post = |body: String| {
+        Request::post("/api/reports").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap()
+    };
+    let story = app.story;
+    for bad in [
+        format!(r#"{{"story_id":{story},"lang":"de","kind":"","body":"Zwölf, nicht 15."}}"#),
+        format!(r#"{{"story_id":{story},"lang":"xx","kind":"factual","body":"Zwölf, nicht 15."}}"#),
+    ] {
+        let refused = app.send(post(bad)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    }
+    assert_eq!(app.get(&format!("/api/stories/{story}/revisions?lang=xx"), &[]).await.status, StatusCode::BAD_REQUEST);
+
+    // The link from the 201 leads to the report just filed.
+    let link = &doc["paths"]["/api/reports"]["post"]["responses"]["201"]["links"]["GetReport"];
+    assert_eq!(link["operationId"], "report", "{link}");
+    let pointer = link["parameters"]["id"].as_str().unwrap().trim_start_matches("$response.body#").to_string();
+    let filed = app
+        .send(post(format!(
+            // `7.0` is an integer to JSON Schema, so the API takes it as one.
+            r#"{{"story_id":{story}.0,"lang":"de","kind":"factual","body":"Zwölf, nicht 15.","source_url":"https://example.org/x"}}"#
+        )))
+        .await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.body);
+    let created: serde_json::Value = serde_json::from_str(&filed.body).unwrap();
+    let id = created.pointer(&pointer).and_then(|v| v.as_str()).expect("the link's parameter is in the body");
+    let report = app.get(&format!("/api/reports/{id}"), &[]).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&report.body).unwrap()["source_url"], "https://example.org/x");
+}

@@ -88,6 +88,13 @@ pub struct SiteArgs {
     /// (repeat, or comma-separated in CHORUS_ALLOWED_HOSTS); loopback is always allowed.
     #[arg(long = "allowed-host", env = "CHORUS_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// Error reports one client address may file per 10 minutes (readers behind one
+    /// newsroom or campus address share it).
+    #[arg(long, env = "CHORUS_REPORT_LIMIT", default_value_t = 5)]
+    pub report_limit: u32,
+    /// Searches one client address may run per minute.
+    #[arg(long, env = "CHORUS_SEARCH_LIMIT", default_value_t = 60)]
+    pub search_limit: u32,
     /// A secret all web processes of one site share (≥ 16 characters; only from the
     /// environment or the config file, so it stays out of process lists): forms signed
     /// by one are accepted by the others, and a visitor is counted once across them.
@@ -107,6 +114,8 @@ impl SiteArgs {
             public_url: self.public_url.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
             secret: self.site_secret.clone(),
+            report_limit: Some(self.report_limit),
+            search_limit: Some(self.search_limit),
         };
     }
 }

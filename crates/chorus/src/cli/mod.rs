@@ -104,6 +104,24 @@ impl Cli {
     /// Runs the command; the exit status.
     pub fn dispatch(self) -> Result<i32> {
         args::choose_embedder(self.embedder);
+        // A write refused for lack of space or permission names the data folder and says
+        // what to do (the commands that keep a data folder).
+        let store = match &self.command {
+            Command::Demo(a) => Some(&a.common),
+            Command::Ingest(a) => Some(&a.common),
+            Command::Serve(a) => Some(&a.common),
+            Command::Run(a) => Some(&a.common),
+            _ => None,
+        }
+        .map(|common| common.settings().store);
+        let outcome = self.run_command();
+        outcome.map_err(|e| match (store, chorus_store::StorageTrouble::of(e.as_ref())) {
+            (Some(store), Some(trouble)) => e.context(store.explain(trouble)),
+            _ => e,
+        })
+    }
+
+    fn run_command(self) -> Result<i32> {
         match self.command {
             Command::Demo(a) => demo::run(a),
             Command::Ingest(a) => ingest::run(a),

@@ -9,7 +9,8 @@
 #
 # DATA_DIR holds stories (default: the demo's folder; run `cargo run --release -- demo
 # --no-serve` first). Settings: CONNS (64), SECS (10), WRK_THREADS (2), WORKERS (2: chorus'
-# runtime threads and nginx' worker processes, so both get the same CPUs).
+# runtime threads and nginx' worker processes, so both get the same CPUs), CHORUS_BIN
+# (a chorus binary to measure instead of this checkout's release build).
 # MODE=random: every request a random page of every story in every edition (warm cache
 # after one pass), nginx serving the same pages rendered to files, and chorus twice: with
 # a browser User-Agent (views counted) and with a script's (not counted); target >= 0.85
@@ -36,7 +37,9 @@ fi
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 [ -f "$data_dir/chorus.db" ] || { echo "load.sh: no $data_dir/chorus.db; run: cargo run --release -- demo --no-serve" >&2; exit 1; }
 
-cargo build --release --quiet
+# CHORUS_BIN: another build to measure (e.g. a baseline); else this checkout's release build.
+chorus_bin="${CHORUS_BIN:-}"
+if [ -z "$chorus_bin" ]; then cargo build --release --quiet; chorus_bin=target/release/chorus; fi
 work="$(mktemp -d)"
 cleanup() {
   [ -n "${chorus_pid:-}" ] && kill "$chorus_pid" 2>/dev/null || true
@@ -45,7 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/release/chorus serve --data-dir "$data_dir" --listen 127.0.0.1:0 --web-threads "$workers" >"$work/serve.log" 2>&1 &
+"$chorus_bin" serve --data-dir "$data_dir" --listen 127.0.0.1:0 --web-threads "$workers" >"$work/serve.log" 2>&1 &
 chorus_pid=$!
 for _ in $(seq 100); do grep -q "serving http://" "$work/serve.log" && break; sleep 0.1; done
 base="$(grep -o 'http://[0-9.:]*' "$work/serve.log" | head -1)"

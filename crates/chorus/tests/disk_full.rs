@@ -61,6 +61,16 @@ wait_for() { local i=0; while [ ! -e "$1" ] && [ $i -lt 3000 ]; do sleep 0.1; i=
     cmd.spawn().expect("unshare runs")
 }
 
+/// A temporary folder with `data/` (where the tmpfs goes) and `out/` (what the script
+/// reports, outside the tmpfs).
+fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
+    std::fs::create_dir_all(&data).expect("data folder");
+    std::fs::create_dir_all(&out).expect("out folder");
+    (tmp, data, out)
+}
+
 fn read(out: &Path, name: &str) -> String {
     std::fs::read_to_string(out.join(name)).unwrap_or_default()
 }
@@ -75,10 +85,7 @@ fn ingest_on_a_full_disk_names_the_folder_keeps_the_database_and_resumes() {
     if !can_mount("ingest_on_a_full_disk_names_the_folder_keeps_the_database_and_resumes") {
         return;
     }
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::create_dir_all(&out).unwrap();
+    let (tmp, data, out) = scratch();
     // 150 articles of the bundled corpus; 1.2 MB hold them but not all their vectors and
     // stories: the disk fills while the command is half-way through its work.
     let records: Vec<serde_json::Value> = common::demo_records("global-voices.jsonl").into_iter().take(150).collect();
@@ -187,10 +194,7 @@ fn run_keeps_serving_on_a_full_disk_and_catches_up_when_space_returns() {
     if !can_mount("run_keeps_serving_on_a_full_disk_and_catches_up_when_space_returns") {
         return;
     }
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let (data, out) = (tmp.path().join("data"), tmp.path().join("out"));
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::create_dir_all(&out).unwrap();
+    let (_tmp, data, out) = scratch();
     let items = 120;
     let base = serve_feed(items);
     let feed: PathBuf = format!("{base}/feed.xml").into();

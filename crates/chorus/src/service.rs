@@ -124,10 +124,37 @@ pub fn serve(
             .await
             .map_err(io(format!("cannot listen on {}", site.listen)))?;
         on_listening(listener.local_addr().map_err(io("reading the bound address"))?);
-        let state = site_state(store, None, site.web.clone())?;
+        let state = site_state(store.clone(), None, site.web.clone())?;
         tokio::spawn(chorus_web::keep_search_index(state.clone(), SEARCH_REFRESH));
-        chorus_web::serve(listener, state, shutdown_signal()).await.map_err(io("serving the site"))
+        let stop = Arc::new(AtomicBool::new(false));
+        watch_texts(store.as_ref(), &state, stop.clone())?;
+        let served = chorus_web::serve(listener, state, shutdown_signal()).await.map_err(io("serving the site"));
+        stop.store(true, Ordering::SeqCst);
+        served
     })
+}
+
+/// Texts written by other processes (a pipeline, another web node): the store says when
+/// (PostgreSQL's LISTEN/NOTIFY; SQLite's data version, looked at every second) and the
+/// site's page cache starts afresh, until `stop`. This is what lets pages stay cached for
+/// minutes ([`chorus_web`]'s cache `TTL` is only the safety net).
+fn watch_texts(store: &dyn SiteStore, state: &chorus_web::AppState, stop: Arc<AtomicBool>) -> Result<(), ServiceError> {
+    if let Some(mut watch) = store.watch_texts()? {
+        let state = state.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match watch.wait(Duration::from_secs(1)) {
+                    Ok(true) => state.changed(),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!("watching for new texts: {e}");
+                        std::thread::sleep(Duration::from_secs(5));
+                    }
+                }
+            }
+        });
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -206,23 +233,7 @@ pub fn run(settings: &Settings, once: bool, on_listening: impl FnOnce(SocketAddr
             };
             let state = site_state(store.clone(), Some(metrics.clone()), settings.site.web.clone())?;
             tokio::spawn(chorus_web::keep_search_index(state.clone(), SEARCH_REFRESH));
-            // Texts written by other processes: the store says when (PostgreSQL's
-            // LISTEN/NOTIFY; SQLite's data version), and the page cache starts afresh.
-            if let Some(mut watch) = store.watch_texts()? {
-                let (state, stop) = (state.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::SeqCst) {
-                        match watch.wait(Duration::from_secs(1)) {
-                            Ok(true) => state.changed(),
-                            Ok(false) => {}
-                            Err(e) => {
-                                tracing::warn!("watching for new texts: {e}");
-                                std::thread::sleep(Duration::from_secs(5));
-                            }
-                        }
-                    }
-                });
-            }
+            watch_texts(store.as_ref(), &state, stop.clone())?;
             site_state_for_loop = Some(state.clone());
             Some(tokio::spawn(chorus_web::serve(listener, state, shutdown)))
         };

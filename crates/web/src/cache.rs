@@ -1,5 +1,5 @@
-//! Rendered pages and story lists kept in memory, so a popular page costs one render per
-//! few seconds instead of one per request.
+//! Rendered pages and story lists kept in memory, so a page costs one render per few
+//! minutes instead of one per request.
 //!
 //! An entry older than [`TTL`] is served stale while exactly one request renders it anew
 //! (stale-while-revalidate), so when a hot page expires 64 waiting readers do not all
@@ -11,8 +11,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a rendered page is served as fresh.
-pub const TTL: Duration = Duration::from_secs(5);
+/// How long a rendered page is served as fresh. Writes drop it sooner: this process's own
+/// through [`crate::AppState::changed`], other processes' through the store's text watch
+/// (`chorus serve` and `chorus run` both follow it), so this is only the safety net for
+/// what neither sees. It was 5 s: under random pages over every story and edition (3,105
+/// pages) that re-rendered 600 pages a second, more than two cores could.
+pub const TTL: Duration = Duration::from_secs(300);
 /// A refresh that has not finished after this long is handed to the next request.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pages kept at most (the cache is emptied when full).

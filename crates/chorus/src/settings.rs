@@ -224,6 +224,14 @@ impl StoreSettings {
         }
     }
 
+    /// `e` in words, with what to do when the place is at fault (full, read-only).
+    fn reason(&self, e: &(dyn std::error::Error + 'static)) -> String {
+        match StorageTrouble::of(e) {
+            Some(trouble) => format!("{e}: {}", self.advice(trouble)),
+            None => e.to_string(),
+        }
+    }
+
     /// The place named, with what to do about `trouble`: the context a command adds to a
     /// storage failure caused by where the data is kept.
     pub fn explain(&self, trouble: StorageTrouble) -> String {
@@ -242,12 +250,9 @@ impl StoreSettings {
     /// folder that cannot be written is refused here, by name, before any work starts.
     pub fn open(&self) -> Result<Arc<dyn SiteStore>, OpenError> {
         if self.database.is_none() {
-            let refused = |e: std::io::Error| {
-                let mut reason = e.to_string();
-                if let Some(trouble) = StorageTrouble::of(&e) {
-                    reason = format!("{reason}: {}", self.advice(trouble));
-                }
-                OpenError { what: format!("the data folder {}", self.data_dir.display()), reason }
+            let refused = |e: std::io::Error| OpenError {
+                what: format!("the data folder {}", self.data_dir.display()),
+                reason: self.reason(&e),
             };
             std::fs::create_dir_all(&self.data_dir).map_err(refused)?;
             // SQLite in WAL mode writes beside the database even to read it.
@@ -255,13 +260,8 @@ impl StoreSettings {
             std::fs::write(&probe, b"").map_err(refused)?;
             let _ = std::fs::remove_file(&probe);
         }
-        chorus_store::open(&self.database_address()).map_err(|e| {
-            let mut reason = e.to_string();
-            if let Some(trouble) = StorageTrouble::of(&e) {
-                reason = format!("{reason}: {}", self.advice(trouble));
-            }
-            OpenError { what: format!("the database {}", self.database_label()), reason }
-        })
+        chorus_store::open(&self.database_address())
+            .map_err(|e| OpenError { what: format!("the database {}", self.database_label()), reason: self.reason(&e) })
     }
 }
 

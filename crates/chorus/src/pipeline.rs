@@ -310,17 +310,24 @@ pub fn cluster_pending_with(
     config: chorus_cluster::ClusterConfig,
     statistics: Statistics,
 ) -> Result<ClusterReport> {
-    let pending = store.unclustered_articles()?;
+    let mut pending = store.unclustered_articles()?;
     let mut report = ClusterReport::default();
-    if pending.is_empty() {
-        return Ok(report);
-    }
     let cluster_err = |article: &str| {
         let article = article.to_string();
         move |source| PipelineError::Cluster { article, source }
     };
     let ids: Vec<String> = pending.iter().map(|r| r.article.id.clone()).collect();
     let vectors = store.article_vectors(model_id, &ids)?;
+    // Articles are placed in order, and only up to the first one still waiting for its
+    // vector (another worker may be embedding it): placing a later one first would give
+    // other stories than one process does.
+    if let Some(first_missing) = pending.iter().position(|r| !vectors.contains_key(&r.article.id)) {
+        tracing::debug!(waiting = pending.len() - first_missing, "clustering waits for earlier articles' vectors");
+        pending.truncate(first_missing);
+    }
+    if pending.is_empty() {
+        return Ok(report);
+    }
     let lexical = config.lexical_weight != 0.0;
     // What earlier rounds observed (the means behind centring, the terms' document
     // frequencies) is saved with their assignments; it is rebuilt from every clustered
@@ -335,8 +342,7 @@ pub fn cluster_pending_with(
             // Only stories some pending article may still join are restored: those whose
             // latest article is within the window, and whose first within the lifetime,
             // of the earliest pending article (an undated pending article may join any).
-            let dated: Option<Vec<chrono::DateTime<Utc>>> =
-                pending.iter().filter(|r| vectors.contains_key(&r.article.id)).map(|r| r.article.published).collect();
+            let dated: Option<Vec<chrono::DateTime<Utc>>> = pending.iter().map(|r| r.article.published).collect();
             let days = |d: f64| chrono::Duration::milliseconds((d * 86_400_000.0) as i64);
             match dated.and_then(|t| t.into_iter().min()) {
                 Some(first) => store.open_story_vectors(
@@ -361,18 +367,7 @@ pub fn cluster_pending_with(
             clusterer
         }
     };
-    let pending_terms: HashMap<&str, Vec<(u64, f32)>> = pending
-        .iter()
-        .map(|r| (r.article.id.as_str(), if lexical { article_terms(&r.article) } else { Vec::new() }))
-        .collect();
-    // Every pending article has arrived: all of them inform the centring means before
-    // any story centroid is rebuilt or any article placed.
-    for r in &pending {
-        if let Some(v) = vectors.get(&r.article.id) {
-            let terms = pending_terms.get(r.article.id.as_str()).map_or(&[][..], Vec::as_slice);
-            clusterer.observe(v, Some(&r.article.lang), terms).map_err(cluster_err(&r.article.id))?;
-        }
-    }
+    // Stories as earlier rounds left them, built with the statistics as they stood then.
     for (cv, terms) in stored.iter().zip(&stored_terms) {
         clusterer
             .restore(cv.story_id, &cv.vector, cv.published, Some(&cv.lang), terms)
@@ -380,11 +375,15 @@ pub fn cluster_pending_with(
     }
     let mut placed: HashMap<String, StoryRef> = HashMap::new();
     let mut assignments: Vec<(String, std::result::Result<StoryId, usize>)> = Vec::new();
+    // One article at a time, observed and then placed: what decides an article's story is
+    // the same whether the articles before it came in this round or in earlier ones.
     for r in &pending {
         let Some(v) = vectors.get(&r.article.id) else {
             continue;
         };
-        let terms = pending_terms.get(r.article.id.as_str()).map_or(&[][..], Vec::as_slice);
+        let terms = if lexical { article_terms(&r.article) } else { Vec::new() };
+        let lang = Some(r.article.lang.as_str());
+        clusterer.observe(v, lang, &terms).map_err(cluster_err(&r.article.id))?;
         let original_story = match &r.duplicate_of {
             Some(orig) => match placed.get(orig) {
                 Some(s) => Some(*s),
@@ -394,18 +393,12 @@ pub fn cluster_pending_with(
         };
         let story = match original_story {
             Some(s) => {
-                if let StoryRef::Existing(id) = s {
-                    clusterer
-                        .restore(id, v, r.article.published, Some(&r.article.lang), terms)
-                        .map_err(cluster_err(&r.article.id))?;
-                }
+                clusterer.place(s, v, r.article.published, lang, &terms).map_err(cluster_err(&r.article.id))?;
                 report.with_original += 1;
                 s
             }
             None => {
-                let a = clusterer
-                    .assign(v, r.article.published, Some(&r.article.lang), terms)
-                    .map_err(cluster_err(&r.article.id))?;
+                let a = clusterer.assign(v, r.article.published, lang, &terms).map_err(cluster_err(&r.article.id))?;
                 if a.started_new {
                     report.new_stories += 1;
                 } else {
@@ -861,9 +854,25 @@ mod tests {
                 }
             }
         }
+        // The same articles in one call.
+        let once = SqliteStore::open_in_memory().unwrap();
+        let rows: Vec<NewArticle<'_>> = articles
+            .iter()
+            .map(|(a, _)| NewArticle {
+                article: a,
+                content_hash: a.id.clone(),
+                fingerprint: vec![1],
+                duplicate_of: None,
+            })
+            .collect();
+        once.insert_articles(&rows).unwrap();
+        let vectors: Vec<(String, Vec<f32>)> = articles.iter().map(|(a, v)| (a.id.clone(), v.clone())).collect();
+        once.put_article_vectors("m", &vectors).unwrap();
+        cluster_pending_with(&once, "m", dim, config, Statistics::Saved).unwrap();
         let p = partition(&saved);
         assert!(p.len() >= 25 && p.len() <= 40, "{} stories", p.len());
         assert_eq!(p, partition(&rebuilt), "saved statistics and open stories give the same stories");
+        assert_eq!(p, partition(&once), "rounds of 40 give the stories of one call");
         // Later rounds restored the open stories only, not everything clustered before.
         let last = *restored.last().unwrap();
         assert!(last < 320 / 2, "restored {restored:?}");

@@ -19,6 +19,13 @@
 //! story's, times `lexical_weight`. By default it applies only between an article and a
 //! story with no member in the article's language, where shared names and figures are
 //! what the multilingual embedding underrates (measured in `docs/quality.md`).
+//!
+//! The same articles in the same order give the same stories however they arrive: in one
+//! call, poll by poll, or through workers that stop and resume. The means and document
+//! frequencies that centring and TF-IDF use are therefore a snapshot taken at fixed counts
+//! of observed articles (1, 2, 4, … 256, then every 256), never "whatever this call has
+//! seen"; at each snapshot every open story is rebuilt from its members, so a story
+//! restored in a later process from its stored articles is the very same state.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -157,6 +164,8 @@ struct StoryState {
     sum_norm: f32,
     /// Its members' centred vectors (kept only when `member_weight` is set).
     members: Vec<Vec<f32>>,
+    /// Its members as they arrived, to rebuild the story when the statistics change.
+    raw: Vec<Member>,
     /// Sum of its members' unit TF-IDF vectors (term hash → weight).
     lex: TermMap<f32>,
     /// Squared norm of `lex`, kept up to date by `add`.
@@ -176,6 +185,7 @@ impl StoryState {
             sum: vec![0.0; dim],
             sum_norm: 0.0,
             members: Vec::new(),
+            raw: Vec::new(),
             lex: Default::default(),
             lex_norm2: 0.0,
             n: 0,
@@ -186,67 +196,35 @@ impl StoryState {
     }
 }
 
-/// The online clusterer's state: the running mean and every story's centroid.
+/// An article of a story as it arrived: what rebuilding the story needs.
 #[derive(Debug, Clone)]
-pub struct OnlineClusterer {
-    config: ClusterConfig,
-    dim: usize,
+struct Member {
+    vector: Vec<f32>,
+    lang: Option<String>,
+    terms: Vec<(u64, f32)>,
+    time: Option<DateTime<Utc>>,
+}
+
+/// What the clusterer has observed: sums behind the centring means and the terms'
+/// document frequencies.
+#[derive(Debug, Clone, Default)]
+struct Observed {
     mean_sum: Vec<f64>,
     mean_n: usize,
     /// Per language: sum of observed vectors and their count.
     lang_sums: std::collections::HashMap<String, (Vec<f64>, usize)>,
-    /// Stories open to new articles.
-    stories: Vec<StoryState>,
-    /// Position of each open story in `stories`.
-    index: std::collections::HashMap<StoryRef, usize>,
-    /// Stories closed for good (out of the time window or past their lifetime).
-    closed: usize,
-    /// Newest article time seen.
-    newest: Option<DateTime<Utc>>,
-    created: usize,
     /// Document frequency of each term among observed articles (lexical evidence only).
     df: TermMap<u32>,
     /// Number of articles whose terms were observed.
     docs: usize,
 }
 
-impl OnlineClusterer {
-    /// A clusterer for vectors of length `dim`.
-    pub fn new(config: ClusterConfig, dim: usize) -> OnlineClusterer {
-        OnlineClusterer {
-            config,
-            dim,
-            mean_sum: vec![0.0; dim],
-            mean_n: 0,
-            lang_sums: std::collections::HashMap::new(),
-            stories: Vec::new(),
-            index: std::collections::HashMap::new(),
-            closed: 0,
-            newest: None,
-            created: 0,
-            df: TermMap::default(),
-            docs: 0,
-        }
+impl Observed {
+    fn new(dim: usize) -> Observed {
+        Observed { mean_sum: vec![0.0; dim], ..Default::default() }
     }
 
-    /// How many articles it has observed (see [`observe`](Self::observe)).
-    pub fn observed(&self) -> usize {
-        self.mean_n
-    }
-
-    /// How many articles' terms it has observed (0 when lexical evidence is off).
-    pub fn observed_docs(&self) -> usize {
-        self.docs
-    }
-
-    /// What it has observed — the running sums behind centring (overall and per
-    /// language) and the document frequencies of terms — as bytes, so a later process
-    /// continues from them instead of observing every stored article again. Stories are
-    /// not included: those still open are restored from their articles.
-    pub fn observed_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + 8 * self.dim * (1 + self.lang_sums.len()) + 12 * self.df.len());
-        out.extend_from_slice(OBSERVED_MAGIC);
-        out.extend_from_slice(&(self.dim as u32).to_le_bytes());
+    fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self.mean_n as u64).to_le_bytes());
         self.mean_sum.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
         let mut langs: Vec<_> = self.lang_sums.iter().collect();
@@ -266,22 +244,12 @@ impl OnlineClusterer {
             out.extend_from_slice(&t.to_le_bytes());
             out.extend_from_slice(&n.to_le_bytes());
         }
-        out
     }
 
-    /// A clusterer that has observed what `bytes` (from [`observed_bytes`](Self::observed_bytes))
-    /// records, with no stories yet.
-    pub fn with_observed(config: ClusterConfig, dim: usize, bytes: &[u8]) -> Result<OnlineClusterer, ClusterError> {
-        let mut c = OnlineClusterer::new(config, dim);
-        let mut r = Reader(bytes);
-        if r.take(OBSERVED_MAGIC.len())? != OBSERVED_MAGIC {
-            return Err(ClusterError::Saved("not chorus clustering statistics"));
-        }
-        if r.u32()? as usize != dim {
-            return Err(ClusterError::Saved("saved for another vector length"));
-        }
-        c.mean_n = r.len()?;
-        for m in c.mean_sum.iter_mut() {
+    fn read(r: &mut Reader<'_>, dim: usize) -> Result<Observed, ClusterError> {
+        let mut o = Observed::new(dim);
+        o.mean_n = r.len()?;
+        for m in o.mean_sum.iter_mut() {
             *m = r.f64()?;
         }
         for _ in 0..r.u32()? {
@@ -292,19 +260,107 @@ impl OnlineClusterer {
             for m in sum.iter_mut() {
                 *m = r.f64()?;
             }
-            c.lang_sums.insert(lang.to_string(), (sum, count));
+            o.lang_sums.insert(lang.to_string(), (sum, count));
         }
-        c.docs = r.len()?;
+        o.docs = r.len()?;
         let terms = r.len()?;
         if terms > r.0.len() / 12 {
             return Err(ClusterError::Saved("truncated"));
         }
-        c.df.reserve(terms);
+        o.df.reserve(terms);
         for _ in 0..terms {
             let t = r.u64()?;
             let n = r.u32()?;
-            c.df.insert(t, n);
+            o.df.insert(t, n);
         }
+        Ok(o)
+    }
+}
+
+/// Past this many observed articles the statistics are refreshed every this many; before,
+/// at every power of two (early means move fast).
+pub const REFRESH_EVERY: usize = 256;
+
+/// Whether the statistics are refreshed once the `n`-th article has been observed.
+fn refreshes_at(n: usize) -> bool {
+    n > 0 && (n.is_power_of_two() && n <= REFRESH_EVERY || n % REFRESH_EVERY == 0)
+}
+
+/// The online clusterer's state: what it has observed and every open story's centroid.
+#[derive(Debug, Clone)]
+pub struct OnlineClusterer {
+    config: ClusterConfig,
+    dim: usize,
+    /// Everything observed so far.
+    running: Observed,
+    /// The snapshot centring and TF-IDF use: `running` as it was at the last refresh.
+    frozen: Observed,
+    /// Stories open to new articles.
+    stories: Vec<StoryState>,
+    /// Position of each open story in `stories`.
+    index: std::collections::HashMap<StoryRef, usize>,
+    /// Stories closed for good (out of the time window or past their lifetime).
+    closed: usize,
+    /// Newest article time seen.
+    newest: Option<DateTime<Utc>>,
+    created: usize,
+}
+
+impl OnlineClusterer {
+    /// A clusterer for vectors of length `dim`.
+    pub fn new(config: ClusterConfig, dim: usize) -> OnlineClusterer {
+        OnlineClusterer {
+            config,
+            dim,
+            running: Observed::new(dim),
+            frozen: Observed::new(dim),
+            stories: Vec::new(),
+            index: std::collections::HashMap::new(),
+            closed: 0,
+            newest: None,
+            created: 0,
+        }
+    }
+
+    /// How many articles it has observed (see [`observe`](Self::observe)).
+    pub fn observed(&self) -> usize {
+        self.running.mean_n
+    }
+
+    /// How many articles' terms it has observed (0 when lexical evidence is off).
+    pub fn observed_docs(&self) -> usize {
+        self.running.docs
+    }
+
+    /// What it has observed — the running sums behind centring (overall and per
+    /// language), the document frequencies of terms, and the snapshot of both taken at the
+    /// last refresh — as bytes, so a later process continues from them instead of
+    /// observing every stored article again. Stories are not included: those still open
+    /// are restored from their articles.
+    pub fn observed_bytes(&self) -> Vec<u8> {
+        let langs = self.running.lang_sums.len() + self.frozen.lang_sums.len();
+        let terms = self.running.df.len() + self.frozen.df.len();
+        let mut out = Vec::with_capacity(32 + 8 * self.dim * (2 + langs) + 12 * terms);
+        out.extend_from_slice(OBSERVED_MAGIC);
+        out.extend_from_slice(&(self.dim as u32).to_le_bytes());
+        self.running.write(&mut out);
+        self.frozen.write(&mut out);
+        out
+    }
+
+    /// A clusterer that has observed what `bytes` (from [`observed_bytes`](Self::observed_bytes))
+    /// records, with no stories yet.
+    pub fn with_observed(config: ClusterConfig, dim: usize, bytes: &[u8]) -> Result<OnlineClusterer, ClusterError> {
+        let mut c = OnlineClusterer::new(config, dim);
+        let mut r = Reader(bytes);
+        if r.take(OBSERVED_MAGIC.len())? != OBSERVED_MAGIC {
+            return Err(ClusterError::Saved("not chorus clustering statistics of this version"));
+        }
+        if r.u32()? as usize != dim {
+            return Err(ClusterError::Saved("saved for another vector length"));
+        }
+        c.running = Observed::read(&mut r, dim)?;
+        c.frozen = Observed::read(&mut r, dim)?;
         if !r.0.is_empty() {
             return Err(ClusterError::Saved("trailing bytes"));
         }
@@ -355,35 +411,64 @@ impl OnlineClusterer {
     /// and the document frequencies of its terms (`(term hash, count)`, one entry per
     /// term, as from `chorus_text::terms::term_counts`). Call it for every article as it
     /// arrives, before [`assign`](Self::assign).
+    ///
+    /// Centring and TF-IDF use the statistics as they were at the last refresh (see the
+    /// crate's doc); when this article completes a refresh count, the snapshot is taken
+    /// and every open story rebuilt from its members.
     pub fn observe(&mut self, v: &[f32], lang: Option<&str>, terms: &[(u64, f32)]) -> Result<(), ClusterError> {
         self.check(v)?;
+        let o = &mut self.running;
         if self.config.lexical_weight != 0.0 {
             for (t, _) in terms {
-                *self.df.entry(*t).or_default() += 1;
+                *o.df.entry(*t).or_default() += 1;
             }
-            self.docs += 1;
+            o.docs += 1;
         }
-        for (m, x) in self.mean_sum.iter_mut().zip(v) {
+        for (m, x) in o.mean_sum.iter_mut().zip(v) {
             *m += *x as f64;
         }
-        self.mean_n += 1;
+        o.mean_n += 1;
         if let Some(l) = lang {
-            let e = self.lang_sums.entry(l.to_string()).or_insert_with(|| (vec![0.0; self.dim], 0));
+            let e = o.lang_sums.entry(l.to_string()).or_insert_with(|| (vec![0.0; self.dim], 0));
             for (m, x) in e.0.iter_mut().zip(v) {
                 *m += *x as f64;
             }
             e.1 += 1;
         }
+        if refreshes_at(o.mean_n) {
+            self.frozen = self.running.clone();
+            self.rebuild_stories();
+        }
         Ok(())
+    }
+
+    /// Recomputes every open story from its members with the current snapshot, adding
+    /// them in the order they arrived (so a story restored later adds the same numbers in
+    /// the same order).
+    fn rebuild_stories(&mut self) {
+        let keep = self.config.member_weight != 0.0;
+        let stories = std::mem::take(&mut self.stories);
+        self.stories = stories
+            .into_iter()
+            .map(|old| {
+                let mut s = StoryState::empty(old.story, self.dim);
+                for m in old.raw {
+                    let (c, lex) = (self.centred(&m.vector, m.lang.as_deref()), self.lexical(&m.terms));
+                    Self::add(&mut s, &c, &lex, m, keep);
+                }
+                s
+            })
+            .collect();
     }
 
     /// The vector as the clusterer compares it: centred (per language where configured)
     /// and scaled to unit length.
     fn centred(&self, v: &[f32], lang: Option<&str>) -> Vec<f32> {
         let mut out = v.to_vec();
-        if self.config.centre && self.mean_n > 0 {
-            let global = |i: usize| self.mean_sum[i] / self.mean_n as f64;
-            let per_lang = lang.filter(|_| self.config.centre_per_language).and_then(|l| self.lang_sums.get(l));
+        let o = &self.frozen;
+        if self.config.centre && o.mean_n > 0 {
+            let global = |i: usize| o.mean_sum[i] / o.mean_n as f64;
+            let per_lang = lang.filter(|_| self.config.centre_per_language).and_then(|l| o.lang_sums.get(l));
             let k = self.config.language_prior.max(0.0);
             for (i, x) in out.iter_mut().enumerate() {
                 let m = match per_lang {
@@ -406,12 +491,12 @@ impl OnlineClusterer {
         if self.config.lexical_weight == 0.0 || terms.is_empty() {
             return Vec::new();
         }
-        let n = self.docs as f32;
+        let n = self.frozen.docs as f32;
         let mut weighted: Vec<(u64, f32)> = terms
             .iter()
             .filter(|(_, tf)| *tf > 0.0)
             .map(|&(t, tf)| {
-                let df = self.df.get(&t).copied().unwrap_or(0) as f32;
+                let df = self.frozen.df.get(&t).copied().unwrap_or(0) as f32;
                 let idf = ((1.0 + n) / (1.0 + df)).ln() + 1.0;
                 (t, (1.0 + tf.ln()) * idf)
             })
@@ -435,33 +520,38 @@ impl OnlineClusterer {
         lang: Option<&str>,
         terms: &[(u64, f32)],
     ) -> Result<(), ClusterError> {
+        self.place(StoryRef::Existing(story_id), v, time, lang, terms)
+    }
+
+    /// Adds an article to `story` without comparing (a restored member, or a copy placed
+    /// with its original); the story is opened if it is not open.
+    pub fn place(
+        &mut self,
+        story: StoryRef,
+        v: &[f32],
+        time: Option<DateTime<Utc>>,
+        lang: Option<&str>,
+        terms: &[(u64, f32)],
+    ) -> Result<(), ClusterError> {
         self.check(v)?;
         let c = self.centred(v, lang);
         let lex = self.lexical(terms);
-        let key = StoryRef::Existing(story_id);
-        let found = self.index.get(&key).copied().filter(|&i| self.stories.get(i).is_some_and(|s| s.story == key));
+        let found = self.index.get(&story).copied().filter(|&i| self.stories.get(i).is_some_and(|s| s.story == story));
         let idx = match found {
             Some(i) => i,
             None => {
-                self.index.insert(key, self.stories.len());
-                self.stories.push(StoryState::empty(key, self.dim));
+                self.index.insert(story, self.stories.len());
+                self.stories.push(StoryState::empty(story, self.dim));
                 self.stories.len() - 1
             }
         };
         let keep = self.config.member_weight != 0.0;
-        Self::add(&mut self.stories[idx], &c, &lex, time, lang, keep);
+        Self::add(&mut self.stories[idx], &c, &lex, Member::new(v, lang, terms, time), keep);
         Ok(())
     }
 
-    fn add(
-        s: &mut StoryState,
-        v: &[f32],
-        lex: &[(u64, f32)],
-        time: Option<DateTime<Utc>>,
-        lang: Option<&str>,
-        keep_member: bool,
-    ) {
-        if let Some(l) = lang
+    fn add(s: &mut StoryState, v: &[f32], lex: &[(u64, f32)], member: Member, keep_member: bool) {
+        if let Some(l) = member.lang.as_deref()
             && !s.langs.iter().any(|x| x == l)
         {
             s.langs.push(l.to_string());
@@ -481,6 +571,7 @@ impl OnlineClusterer {
         }
         s.sum_norm = norm(&s.sum);
         s.n += 1;
+        let time = member.time;
         s.latest = match (s.latest, time) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -489,6 +580,7 @@ impl OnlineClusterer {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        s.raw.push(member);
     }
 
     /// Puts an article into the best story within the window, or starts a new one.
@@ -549,14 +641,14 @@ impl OnlineClusterer {
         match best {
             Some((i, sim)) if sim >= self.config.threshold => {
                 let keep = self.config.member_weight != 0.0;
-                Self::add(&mut self.stories[i], &centred, &lex, time, lang, keep);
+                Self::add(&mut self.stories[i], &centred, &lex, Member::new(v, lang, terms, time), keep);
                 Ok(Assignment { story: self.stories[i].story, started_new: false, best_similarity })
             }
             _ => {
                 let story = StoryRef::New(self.created);
                 self.created += 1;
                 let mut s = StoryState::empty(story, self.dim);
-                Self::add(&mut s, &centred, &lex, time, lang, self.config.member_weight != 0.0);
+                Self::add(&mut s, &centred, &lex, Member::new(v, lang, terms, time), self.config.member_weight != 0.0);
                 self.index.insert(story, self.stories.len());
                 self.stories.push(s);
                 Ok(Assignment { story, started_new: true, best_similarity })
@@ -565,8 +657,15 @@ impl OnlineClusterer {
     }
 }
 
-/// First bytes of [`OnlineClusterer::observed_bytes`] (format version 1).
-const OBSERVED_MAGIC: &[u8] = b"chorus-observed-1";
+impl Member {
+    fn new(v: &[f32], lang: Option<&str>, terms: &[(u64, f32)], time: Option<DateTime<Utc>>) -> Member {
+        Member { vector: v.to_vec(), lang: lang.map(str::to_string), terms: terms.to_vec(), time }
+    }
+}
+
+/// First bytes of [`OnlineClusterer::observed_bytes`] (format version 2: running and
+/// snapshot statistics).
+const OBSERVED_MAGIC: &[u8] = b"chorus-observed-2";
 
 /// Reads little-endian values off the front of a byte slice.
 struct Reader<'a>(&'a [u8]);
@@ -801,6 +900,83 @@ mod tests {
         };
         assert_eq!(placed(0.0), (false, true), "without lexical evidence the vector decides");
         assert_eq!(placed(0.3), (true, false), "shared names and numbers tip the balance");
+    }
+
+    /// Articles of `events` events in three languages over a month, with terms, in time
+    /// order; deterministic noise.
+    fn stream(n: usize, dim: usize) -> Vec<(Vec<f32>, &'static str, Vec<(u64, f32)>, Option<DateTime<Utc>>)> {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut noise = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let langs = ["en", "de", "fr"];
+        (0..n)
+            .map(|i| {
+                let event = (i / 3) % 40;
+                let lang = i % 3;
+                let mut v: Vec<f32> = (0..dim).map(|_| 0.3 + 0.08 * noise()).collect();
+                v[event % dim] += 0.3;
+                v[(dim - 1 - lang) % dim] += 0.2;
+                let terms = vec![(event as u64, 2.0), (1000 + (i % 7) as u64, 1.0), (7, 1.0)];
+                (unit(v), langs[lang], terms, day(1 + (i * 28 / n) as u32))
+            })
+            .collect()
+    }
+
+    /// The same articles in the same order give the same stories whether they come in one
+    /// call or in several, each later call starting from saved statistics and the stories
+    /// restored from their members (as a restarted process does).
+    #[test]
+    fn the_same_articles_give_the_same_stories_in_one_call_or_several() {
+        let dim = 24;
+        let config = ClusterConfig { lexical_weight: 0.3, ..ClusterConfig::default() };
+        let items = stream(600, dim);
+        let mut one = OnlineClusterer::new(config, dim);
+        let mut whole = Vec::new();
+        for (v, lang, terms, t) in &items {
+            one.observe(v, Some(lang), terms).unwrap();
+            whole.push(one.assign(v, *t, Some(lang), terms).unwrap());
+        }
+        // Calls ending at 100, 257 (past a refresh), 300 and 512; ids as a store gives them.
+        let mut story_of: Vec<i64> = Vec::new();
+        let mut parts = Vec::new();
+        let mut bytes = OnlineClusterer::new(config, dim).observed_bytes();
+        let mut start = 0;
+        for end in [100, 257, 300, 512, 600] {
+            let mut c = OnlineClusterer::with_observed(config, dim, &bytes).unwrap();
+            for (k, (v, lang, terms, t)) in items[..start].iter().enumerate() {
+                c.restore(story_of[k], v, *t, Some(lang), terms).unwrap();
+            }
+            let base = story_of.iter().max().map_or(0, |m| m + 1);
+            for (v, lang, terms, t) in &items[start..end] {
+                c.observe(v, Some(lang), terms).unwrap();
+                let a = c.assign(v, *t, Some(lang), terms).unwrap();
+                story_of.push(match a.story {
+                    StoryRef::Existing(id) => id,
+                    StoryRef::New(k) => base + k as i64,
+                });
+                parts.push(a.best_similarity);
+            }
+            bytes = c.observed_bytes();
+            start = end;
+        }
+        assert_eq!(parts, whole.iter().map(|a| a.best_similarity).collect::<Vec<_>>(), "the same similarities");
+        let canonical = |ids: Vec<String>| {
+            let mut first = std::collections::HashMap::new();
+            ids.iter()
+                .map(|id| {
+                    let next = first.len();
+                    *first.entry(id.clone()).or_insert(next)
+                })
+                .collect::<Vec<_>>()
+        };
+        let split: Vec<String> = story_of.iter().map(|s| s.to_string()).collect();
+        let together: Vec<String> = whole.iter().map(|a| format!("{:?}", a.story)).collect();
+        assert_eq!(canonical(split), canonical(together), "the same partition");
+        assert!(one.story_count() > 30 && one.story_count() < 300, "{} stories", one.story_count());
     }
 
     #[test]

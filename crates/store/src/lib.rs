@@ -279,11 +279,12 @@ pub trait ArticleStore: Send + Sync {
     fn unclustered_articles(&self) -> Result<Vec<ArticleRecord>>;
     /// Vectors from `model` of the given articles.
     fn article_vectors(&self, model: &str, ids: &[String]) -> Result<HashMap<String, Vec<f32>>>;
-    /// Vectors from `model` of every clustered article, with story and time.
+    /// Vectors from `model` of every clustered article, with story and time, in the order
+    /// they were clustered (as [`unclustered_articles`](Self::unclustered_articles) lists them).
     fn clustered_vectors(&self, model: &str) -> Result<Vec<ClusteredVector>>;
     /// Vectors from `model` of the articles of stories still open at some time: those
     /// whose latest article is not before `latest_since` and whose earliest is not before
-    /// `earliest_since` (undated stories are always open), in arrival order.
+    /// `earliest_since` (undated stories are always open), in the order they were clustered.
     fn open_story_vectors(
         &self,
         model: &str,

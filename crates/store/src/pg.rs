@@ -152,7 +152,7 @@ impl PgStore {
         let sql = format!(
             "SELECT a.story_id, a.published, a.lang, substr(a.title || chr(10) || a.body, 1, 1000), v.vector \
              FROM articles a JOIN article_vectors v ON v.article_id = a.id AND v.model = $1 \
-             WHERE {condition} ORDER BY a.seq"
+             WHERE {condition} ORDER BY COALESCE(a.published, a.ingested_at), a.seq"
         );
         self.with(|c| {
             let rows = match &times {

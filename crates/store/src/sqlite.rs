@@ -127,7 +127,8 @@ impl SqliteStore {
         let mut st = conn.prepare(&format!(
             "SELECT a.story_id, a.published, a.lang, substr(a.title || char(10) || a.body, 1, 1000), v.vector \
              FROM articles a JOIN article_vectors v \
-             ON v.article_id = a.id AND v.model = ?1 WHERE {condition} ORDER BY a.seq"
+             ON v.article_id = a.id AND v.model = ?1 WHERE {condition} \
+             ORDER BY COALESCE(a.published, a.ingested_at), a.seq"
         ))?;
         let map = |r: &rusqlite::Row<'_>| {
             Ok((

@@ -254,3 +254,46 @@ fn bad_jsonl_lines_are_named_kept_and_the_rest_ingested() {
     assert_eq!(kept.iter().map(|r| r["line"].as_u64().unwrap_or(0)).collect::<Vec<_>>(), [2, 3, 5]);
     assert_eq!(kept[0]["raw"], lines[1]);
 }
+
+/// Article id → the ids of its story's articles, for every clustered article.
+fn story_partition(store: &dyn Store) -> std::collections::BTreeSet<Vec<String>> {
+    let mut out = std::collections::BTreeSet::new();
+    for s in store.story_summaries().expect("summaries") {
+        let mut ids: Vec<String> =
+            store.story_sources(s.id).expect("sources").into_iter().map(|r| r.article.id).collect();
+        ids.sort();
+        out.insert(ids);
+    }
+    out
+}
+
+/// Ingests `parts` (JSONL text each) one after another, each embedded and clustered in its
+/// own call, as `chorus ingest` of one file after another does.
+fn ingest_in_parts(data_dir: &Path, parts: &[&str]) -> SqliteStore {
+    let store = SqliteStore::open(&data_dir.join("chorus.db")).expect("open");
+    let settings = Settings::with_data_dir(&Environment::of_process(), data_dir.to_path_buf());
+    for part in parts {
+        let mut dedup = pipeline::load_dedup_index(&store).expect("dedup index");
+        pipeline::ingest_jsonl(&store, part.as_bytes(), "part.jsonl", data_dir, &mut dedup, 0.8).expect("ingest");
+        pipeline::embed_pending(&store, embedder(), settings.pipeline.lead_chars, |_, _| {}).expect("embed");
+        pipeline::cluster_pending(&store, embedder().model_id(), embedder().dim(), settings.pipeline.cluster)
+            .expect("cluster");
+    }
+    store
+}
+
+/// The bundled Global Voices posts (331 full-length articles, 14 languages) give the same
+/// stories in one call as in two (its first 160 lines, then the rest), as a live service
+/// receives them poll by poll.
+#[test]
+fn the_same_posts_give_the_same_stories_in_one_call_or_two() {
+    let corpus = std::fs::read_to_string(common::demo_data().join("global-voices.jsonl")).expect("demo corpus");
+    let lines: Vec<&str> = corpus.lines().collect();
+    let (head, tail) = (lines[..160].join("\n") + "\n", lines[160..].join("\n") + "\n");
+    let (one, two) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let whole = story_partition(&ingest_in_parts(one.path(), &[&corpus]));
+    let split = story_partition(&ingest_in_parts(two.path(), &[&head, &tail]));
+    assert_eq!(whole.iter().map(Vec::len).sum::<usize>(), lines.len(), "every post in a story");
+    assert!(whole.len() > 50 && whole.len() < 300, "{} stories", whole.len());
+    assert_eq!(whole, split, "one call gave {} stories, two calls {}", whole.len(), split.len());
+}

@@ -207,8 +207,10 @@ fn workers_on_one_database_write_what_one_process_writes_and_survive_kill_9() {
     let (n_alone, n_together) = (stories(&reference), stories(&together));
     let f1 = bcubed_f1(&reference, &together);
     eprintln!("stories: one process {n_alone}, workers {n_together}; BCubed F1 against one process {f1:.4}");
-    assert!((n_together - n_alone).abs() / n_alone <= 0.02 + 1.0 / n_alone, "{n_alone} vs {n_together}");
-    assert!(f1 >= 0.99, "BCubed F1 {f1}");
+    // Vectors do not depend on their batch or thread count, and clustering does not depend
+    // on how the articles were split into rounds: exactly the same stories.
+    assert_eq!(n_together, n_alone, "story count");
+    assert_eq!(f1, 1.0, "BCubed F1 {f1}");
     assert_eq!(sql_count(url, "SELECT COUNT(*) FROM work_leases"), 0, "every claim given back or taken over");
 
     // The web process serves what the workers wrote.

@@ -22,10 +22,11 @@
 //!
 //! The same articles in the same order give the same stories however they arrive: in one
 //! call, poll by poll, or through workers that stop and resume. The means and document
-//! frequencies that centring and TF-IDF use are therefore a snapshot taken at fixed counts
-//! of observed articles (1, 2, 4, … 256, then every 256), never "whatever this call has
-//! seen"; at each snapshot every open story is rebuilt from its members, so a story
-//! restored in a later process from its stored articles is the very same state.
+//! frequencies that centring and TF-IDF use are therefore a snapshot taken at counts of
+//! observed articles that depend on the count alone (every article up to 1,024, then
+//! whenever the articles since the last snapshot reach 1/512 of all), never "whatever this
+//! call has seen"; at each snapshot every open story is rebuilt from its members, so a
+//! story restored in a later process from its stored articles is the very same state.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -277,13 +278,16 @@ impl Observed {
     }
 }
 
-/// Past this many observed articles the statistics are refreshed every this many; before,
-/// at every power of two (early means move fast).
-pub const REFRESH_EVERY: usize = 256;
+/// The statistics are refreshed whenever the articles observed since the last refresh
+/// reach this share of all observed (1/`REFRESH_SHARE`, at least one article): at every
+/// article while few are known, ever more rarely as the means settle, so a year of news
+/// costs a few hundred rebuilds of the open stories, not one per article.
+pub const REFRESH_SHARE: usize = 512;
 
-/// Whether the statistics are refreshed once the `n`-th article has been observed.
-fn refreshes_at(n: usize) -> bool {
-    n > 0 && (n.is_power_of_two() && n <= REFRESH_EVERY || n % REFRESH_EVERY == 0)
+/// Whether the statistics are refreshed once the `n`-th article has been observed, the
+/// last refresh having been at `last`.
+fn refreshes_at(n: usize, last: usize) -> bool {
+    n.saturating_sub(last) >= (n / REFRESH_SHARE).max(1)
 }
 
 /// The online clusterer's state: what it has observed and every open story's centroid.
@@ -435,7 +439,7 @@ impl OnlineClusterer {
             }
             e.1 += 1;
         }
-        if refreshes_at(o.mean_n) {
+        if refreshes_at(o.mean_n, self.frozen.mean_n) {
             self.frozen = self.running.clone();
             self.rebuild_stories();
         }
@@ -904,7 +908,9 @@ mod tests {
 
     /// Articles of `events` events in three languages over a month, with terms, in time
     /// order; deterministic noise.
-    fn stream(n: usize, dim: usize) -> Vec<(Vec<f32>, &'static str, Vec<(u64, f32)>, Option<DateTime<Utc>>)> {
+    type Arrival = (Vec<f32>, &'static str, Vec<(u64, f32)>, Option<DateTime<Utc>>);
+
+    fn stream(n: usize, dim: usize) -> Vec<Arrival> {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut noise = move || {
             seed ^= seed << 13;

@@ -137,14 +137,17 @@ fn environment(runtime: &Path) -> Result<&'static ort::environment::Environment,
 
 /// multilingual-e5-small (int8 ONNX) behind the [`Embedder`] trait.
 pub struct OnnxEmbedder {
-    session: Mutex<Session>,
+    /// One session per inference thread, each running one text at a time on one thread.
+    sessions: Vec<Mutex<Session>>,
     batcher: TokenBatcher,
 }
 
 impl OnnxEmbedder {
     /// Loads the graph `model` with ONNX Runtime from the library `runtime`, and the
-    /// tokenizer `tokenizer`; `max_tokens` caps each input, `threads` is ONNX Runtime's
-    /// intra-op thread count.
+    /// tokenizer `tokenizer`; `max_tokens` caps each input. `threads` texts are embedded at
+    /// once, each by its own single-threaded session (one text per run keeps every vector
+    /// the text's own; texts in parallel use the cores far better than one small matrix
+    /// split over threads).
     pub fn load(
         runtime: &Path,
         model: &Path,
@@ -153,28 +156,35 @@ impl OnnxEmbedder {
         threads: usize,
     ) -> Result<OnnxEmbedder, EmbedError> {
         let env = environment(runtime)?;
-        let session = Session::builder(env)
-            .map_err(onnx_err)?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(onnx_err)?
-            .with_intra_threads(threads.max(1))
-            .map_err(onnx_err)?
-            .with_inter_threads(1)
-            .map_err(onnx_err)?
-            // ONNX Runtime's fused SkipLayerNormalization kernel is slower on the CPU than
-            // the Add and LayerNormalization it replaces (measured: a quarter of the
-            // model's time with it, under a twentieth without; docs/benchmarks.md).
-            .with_disabled_optimizers("SkipLayerNormFusion")
-            .map_err(onnx_err)?
-            .commit_from_file(model)
-            .map_err(|e| EmbedError::BadModel { path: model.to_path_buf(), reason: e.to_string() })?;
+        let prepacked = ort::session::builder::PrepackedWeights::new();
+        let load = || {
+            Session::builder(env)
+                .map_err(onnx_err)?
+                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .map_err(onnx_err)?
+                .with_intra_threads(1)
+                .map_err(onnx_err)?
+                .with_inter_threads(1)
+                .map_err(onnx_err)?
+                // Sessions share the weights ONNX Runtime packs for its kernels.
+                .with_prepacked_weights(&prepacked)
+                .map_err(onnx_err)?
+                // ONNX Runtime's fused SkipLayerNormalization kernel is slower on the CPU than
+                // the Add and LayerNormalization it replaces (measured: a quarter of the
+                // model's time with it, under a twentieth without; docs/benchmarks.md).
+                .with_disabled_optimizers("SkipLayerNormFusion")
+                .map_err(onnx_err)?
+                .commit_from_file(model)
+                .map_err(|e| EmbedError::BadModel { path: model.to_path_buf(), reason: e.to_string() })
+        };
+        let sessions = (0..threads.max(1)).map(|_| load().map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let tokenizer = e5_tokenizer(tokenizer, max_tokens.clamp(8, 512))?;
         // One text per run: no padding and no other row in the batch, so each vector is the
-        // text's own (batching saved ~15 %, measured in docs/benchmarks.md).
-        Ok(OnnxEmbedder { session: Mutex::new(session), batcher: TokenBatcher::new(tokenizer, 1) })
+        // text's own.
+        Ok(OnnxEmbedder { sessions, batcher: TokenBatcher::new(tokenizer, 1) })
     }
 
-    fn embed_batch(&self, enc: &[Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn embed_batch(&self, session: &Mutex<Session>, enc: &[Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let (rows, cols) = (enc.len(), enc.first().map_or(0, |e| e.get_ids().len()));
         let mut ids = Vec::with_capacity(rows * cols);
         let mut mask = Vec::with_capacity(rows * cols);
@@ -185,7 +195,7 @@ impl OnnxEmbedder {
         if ids.len() != rows * cols {
             return Err(EmbedError::Tokenizer("a batch was not padded to one length".into()));
         }
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let mut session = session.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session
             .run(ort::inputs![
                 "input_ids" => TensorRef::from_array_view(([rows, cols], ids.as_slice())).map_err(onnx_err)?,
@@ -211,7 +221,35 @@ impl Embedder for OnnxEmbedder {
     }
 
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.batcher.embed(texts, |batch| self.embed_batch(batch))
+        let n = self.sessions.len().min(texts.len());
+        if n <= 1 {
+            return self.batcher.embed(texts, |batch| self.embed_batch(&self.sessions[0], batch));
+        }
+        // Every n-th text to each session (texts of similar length spread evenly); a
+        // vector does not depend on which session computed it.
+        let parts: Vec<Result<Vec<Vec<f32>>, EmbedError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self.sessions[..n]
+                .iter()
+                .enumerate()
+                .map(|(k, session)| {
+                    let part: Vec<String> = texts.iter().skip(k).step_by(n).cloned().collect();
+                    scope.spawn(move || self.batcher.embed(&part, |batch| self.embed_batch(session, batch)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(EmbedError::Onnx("an inference thread panicked".into()))))
+                .collect()
+        });
+        let mut parts = parts.into_iter().map(|p| p.map(Vec::into_iter)).collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(texts.len());
+        for i in 0..texts.len() {
+            match parts[i % n].next() {
+                Some(v) => out.push(v),
+                None => return Err(EmbedError::Onnx(format!("no vector for text {i}"))),
+            }
+        }
+        Ok(out)
     }
 
     fn usage(&self) -> EmbedUsage {

@@ -360,7 +360,7 @@ pub fn cluster_pending_with(
     let mut clusterer = match saved {
         Some(clusterer) => clusterer,
         None => {
-            let mut clusterer = OnlineClusterer::new(config, dim);
+            let mut clusterer = OnlineClusterer::new(config, dim).with_prior(&chorus_embed::E5_NEWS_MEAN);
             for (cv, terms) in stored.iter().zip(&stored_terms) {
                 clusterer.observe(&cv.vector, Some(&cv.lang), terms).map_err(cluster_err("(stored)"))?;
             }
@@ -437,7 +437,9 @@ fn resume(
 ) -> Result<Option<OnlineClusterer>> {
     let Some(saved) = store.cluster_state(model_id)? else { return Ok(None) };
     let clustered = store.clustered_count(model_id)?;
-    match OnlineClusterer::with_observed(config, dim, &saved.observed) {
+    match OnlineClusterer::with_observed(config, dim, &saved.observed)
+        .map(|c| c.with_prior(&chorus_embed::E5_NEWS_MEAN))
+    {
         Ok(c)
             if c.observed() as u64 == clustered
                 && (config.lexical_weight == 0.0 || c.observed_docs() == c.observed()) =>

@@ -71,6 +71,11 @@ pub struct ClusterConfig {
     /// centroid (0 = centroid only, 1 = single link).
     #[serde(default)]
     pub member_weight: f32,
+    /// How many articles' worth of a prior mean (see [`OnlineClusterer::with_prior`]) the
+    /// running mean is blended with, so the first articles of a new data folder are
+    /// centred on news in general rather than on the one topic seen so far.
+    #[serde(default)]
+    pub prior_weight: f64,
 }
 
 impl Default for ClusterConfig {
@@ -87,6 +92,7 @@ impl Default for ClusterConfig {
             lexical_across_languages_only: true,
             lexical_min_similarity: 0.2,
             member_weight: 0.6,
+            prior_weight: 64.0,
         }
     }
 }
@@ -308,6 +314,8 @@ pub struct OnlineClusterer {
     /// Newest article time seen.
     newest: Option<DateTime<Utc>>,
     created: usize,
+    /// The mean centring starts from (blended in with `prior_weight`), if any.
+    prior: Option<Vec<f32>>,
 }
 
 impl OnlineClusterer {
@@ -323,7 +331,16 @@ impl OnlineClusterer {
             closed: 0,
             newest: None,
             created: 0,
+            prior: None,
         }
+    }
+
+    /// The same clusterer centring on its running mean blended with `mean` (the typical
+    /// vector of news for its model, e.g. `chorus_embed::E5_NEWS_MEAN`), weighted as
+    /// `prior_weight` articles. Ignored when its length is not the clusterer's.
+    pub fn with_prior(mut self, mean: &[f32]) -> OnlineClusterer {
+        self.prior = (mean.len() == self.dim && self.config.prior_weight > 0.0).then(|| mean.to_vec());
+        self
     }
 
     /// How many articles it has observed (see [`observe`](Self::observe)).
@@ -470,8 +487,10 @@ impl OnlineClusterer {
     fn centred(&self, v: &[f32], lang: Option<&str>) -> Vec<f32> {
         let mut out = v.to_vec();
         let o = &self.frozen;
-        if self.config.centre && o.mean_n > 0 {
-            let global = |i: usize| o.mean_sum[i] / o.mean_n as f64;
+        let prior_weight = if self.prior.is_some() { self.config.prior_weight.max(0.0) } else { 0.0 };
+        if self.config.centre && (o.mean_n > 0 || prior_weight > 0.0) {
+            let prior = |i: usize| self.prior.as_ref().map_or(0.0, |p| f64::from(p[i]) * prior_weight);
+            let global = |i: usize| (o.mean_sum[i] + prior(i)) / (o.mean_n as f64 + prior_weight);
             let per_lang = lang.filter(|_| self.config.centre_per_language).and_then(|l| o.lang_sums.get(l));
             let k = self.config.language_prior.max(0.0);
             for (i, x) in out.iter_mut().enumerate() {

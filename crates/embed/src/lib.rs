@@ -10,7 +10,10 @@
 
 pub mod e5bin;
 pub mod fetch;
+mod news_mean;
 pub mod onnx;
+
+pub use news_mean::E5_NEWS_MEAN;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;

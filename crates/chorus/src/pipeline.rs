@@ -827,6 +827,22 @@ mod tests {
         by_story.into_values().collect()
     }
 
+    /// Stores `articles` and their vectors (under model "m"), unclustered.
+    fn store_with_vectors(store: &SqliteStore, articles: &[(Article, Vec<f32>)]) {
+        let rows: Vec<NewArticle<'_>> = articles
+            .iter()
+            .map(|(a, _)| NewArticle {
+                article: a,
+                content_hash: a.id.clone(),
+                fingerprint: vec![1],
+                duplicate_of: None,
+            })
+            .collect();
+        store.insert_articles(&rows).unwrap();
+        let vectors: Vec<(String, Vec<f32>)> = articles.iter().map(|(a, v)| (a.id.clone(), v.clone())).collect();
+        store.put_article_vectors("m", &vectors).unwrap();
+    }
+
     #[test]
     fn rounds_from_saved_statistics_cluster_as_rebuilding_from_every_vector() {
         let dim = 24;
@@ -837,18 +853,7 @@ mod tests {
         let mut restored = Vec::new();
         for round in articles.chunks(40) {
             for (store, how) in [(&saved, Statistics::Saved), (&rebuilt, Statistics::Rebuild)] {
-                let rows: Vec<NewArticle<'_>> = round
-                    .iter()
-                    .map(|(a, _)| NewArticle {
-                        article: a,
-                        content_hash: a.id.clone(),
-                        fingerprint: vec![1],
-                        duplicate_of: None,
-                    })
-                    .collect();
-                store.insert_articles(&rows).unwrap();
-                let vectors: Vec<(String, Vec<f32>)> = round.iter().map(|(a, v)| (a.id.clone(), v.clone())).collect();
-                store.put_article_vectors("m", &vectors).unwrap();
+                store_with_vectors(store, round);
                 let r = cluster_pending_with(store, "m", dim, config, how).unwrap();
                 assert_eq!(r.clustered, round.len());
                 if how == Statistics::Saved {
@@ -858,18 +863,7 @@ mod tests {
         }
         // The same articles in one call.
         let once = SqliteStore::open_in_memory().unwrap();
-        let rows: Vec<NewArticle<'_>> = articles
-            .iter()
-            .map(|(a, _)| NewArticle {
-                article: a,
-                content_hash: a.id.clone(),
-                fingerprint: vec![1],
-                duplicate_of: None,
-            })
-            .collect();
-        once.insert_articles(&rows).unwrap();
-        let vectors: Vec<(String, Vec<f32>)> = articles.iter().map(|(a, v)| (a.id.clone(), v.clone())).collect();
-        once.put_article_vectors("m", &vectors).unwrap();
+        store_with_vectors(&once, &articles);
         cluster_pending_with(&once, "m", dim, config, Statistics::Saved).unwrap();
         let p = partition(&saved);
         assert!(p.len() >= 25 && p.len() <= 40, "{} stories", p.len());

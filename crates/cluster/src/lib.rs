@@ -316,6 +316,16 @@ pub struct OnlineClusterer {
     created: usize,
     /// The mean centring starts from (blended in with `prior_weight`), if any.
     prior: Option<Vec<f32>>,
+    /// What centring subtracts under the current snapshot.
+    means: Option<CentringMeans>,
+}
+
+/// The means centring subtracts, as of one snapshot: overall, and per language (blended
+/// with the overall mean by `language_prior`).
+#[derive(Debug, Clone)]
+struct CentringMeans {
+    global: Vec<f32>,
+    per_lang: std::collections::HashMap<String, Vec<f32>>,
 }
 
 impl OnlineClusterer {
@@ -332,6 +342,7 @@ impl OnlineClusterer {
             newest: None,
             created: 0,
             prior: None,
+            means: None,
         }
     }
 
@@ -340,6 +351,7 @@ impl OnlineClusterer {
     /// `prior_weight` articles. Ignored when its length is not the clusterer's.
     pub fn with_prior(mut self, mean: &[f32]) -> OnlineClusterer {
         self.prior = (mean.len() == self.dim && self.config.prior_weight > 0.0).then(|| mean.to_vec());
+        self.means = self.centring_means();
         self
     }
 
@@ -382,6 +394,7 @@ impl OnlineClusterer {
         }
         c.running = Observed::read(&mut r, dim)?;
         c.frozen = Observed::read(&mut r, dim)?;
+        c.means = c.centring_means();
         if !r.0.is_empty() {
             return Err(ClusterError::Saved("trailing bytes"));
         }
@@ -458,6 +471,7 @@ impl OnlineClusterer {
         }
         if refreshes_at(o.mean_n, self.frozen.mean_n) {
             self.frozen = self.running.clone();
+            self.means = self.centring_means();
             self.rebuild_stories();
         }
         Ok(())
@@ -486,19 +500,10 @@ impl OnlineClusterer {
     /// and scaled to unit length.
     fn centred(&self, v: &[f32], lang: Option<&str>) -> Vec<f32> {
         let mut out = v.to_vec();
-        let o = &self.frozen;
-        let prior_weight = if self.prior.is_some() { self.config.prior_weight.max(0.0) } else { 0.0 };
-        if self.config.centre && (o.mean_n > 0 || prior_weight > 0.0) {
-            let prior = |i: usize| self.prior.as_ref().map_or(0.0, |p| f64::from(p[i]) * prior_weight);
-            let global = |i: usize| (o.mean_sum[i] + prior(i)) / (o.mean_n as f64 + prior_weight);
-            let per_lang = lang.filter(|_| self.config.centre_per_language).and_then(|l| o.lang_sums.get(l));
-            let k = self.config.language_prior.max(0.0);
-            for (i, x) in out.iter_mut().enumerate() {
-                let m = match per_lang {
-                    Some((sum, n)) => (sum[i] + k * global(i)) / (*n as f64 + k),
-                    None => global(i),
-                };
-                *x -= m as f32;
+        if let Some(means) = &self.means {
+            let per_lang = lang.filter(|_| self.config.centre_per_language).and_then(|l| means.per_lang.get(l));
+            for (x, m) in out.iter_mut().zip(per_lang.unwrap_or(&means.global)) {
+                *x -= m;
             }
         }
         let n = norm(&out);
@@ -506,6 +511,29 @@ impl OnlineClusterer {
             out.iter_mut().for_each(|x| *x /= n);
         }
         out
+    }
+
+    /// The means [`centred`](Self::centred) subtracts, from the snapshot (and the prior):
+    /// computed once per snapshot, not once per vector. `None` when nothing is centred.
+    fn centring_means(&self) -> Option<CentringMeans> {
+        let o = &self.frozen;
+        let prior_weight = if self.prior.is_some() { self.config.prior_weight.max(0.0) } else { 0.0 };
+        if !self.config.centre || (o.mean_n == 0 && prior_weight == 0.0) {
+            return None;
+        }
+        let prior = |i: usize| self.prior.as_ref().map_or(0.0, |p| f64::from(p[i]) * prior_weight);
+        let global: Vec<f64> =
+            (0..self.dim).map(|i| (o.mean_sum[i] + prior(i)) / (o.mean_n as f64 + prior_weight)).collect();
+        let k = self.config.language_prior.max(0.0);
+        let per_lang = o
+            .lang_sums
+            .iter()
+            .map(|(l, (sum, n))| {
+                let m = sum.iter().zip(&global).map(|(s, g)| ((s + k * g) / (*n as f64 + k)) as f32).collect();
+                (l.clone(), m)
+            })
+            .collect();
+        Some(CentringMeans { global: global.iter().map(|&g| g as f32).collect(), per_lang })
     }
 
     /// An article's unit TF-IDF vector over its `lexical_terms` most distinctive terms,
